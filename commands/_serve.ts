@@ -1,0 +1,66 @@
+/**
+ * The one place services start their HTTP server and wait for SIGINT/SIGTERM, shared by every command so each
+ * shuts down the same way: stop intake, drain with a deadline, exit 0.
+ * @module
+ */
+import type { Logger } from "../lib/log.ts";
+import { errorMessage } from "../lib/log.ts";
+import { waitForSignal } from "../lib/http/shutdown.ts";
+
+/** Options of {@link serveUntilSignal}. */
+export interface ServeOptions {
+  hostname: string;
+  port: number;
+  handler: (req: Request) => Promise<Response>;
+  logger: Logger;
+  /** Called once on SIGINT/SIGTERM (or `stop` abort), after the listener is closed to new connections. */
+  drain: () => Promise<void>;
+  /** Aborting it triggers the same shutdown as a signal (used by `dev` and tests). */
+  stop?: AbortSignal;
+  /** Resolves when the service fails fatally while running; its rejection stops the service with exit 1. */
+  fatal?: Promise<never>;
+  onListen?: (addr: Deno.NetAddr) => void;
+}
+
+/** Serves until a signal, then drains; resolves to the exit code (0 after a clean drain, 1 on a fatal error). */
+export async function serveUntilSignal(opts: ServeOptions): Promise<number> {
+  const server = Deno.serve({
+    hostname: opts.hostname,
+    port: opts.port,
+    onListen: (addr) => {
+      opts.logger.info("listening", { address: `${addr.hostname}:${addr.port}` });
+      opts.onListen?.(addr);
+    },
+    onError: (err) => {
+      opts.logger.error("request failed", { error: errorMessage(err) });
+      return new Response("internal error", { status: 500 });
+    },
+  }, opts.handler);
+  // An own controller so the signal listeners are removed however the wait ends.
+  const waiting = new AbortController();
+  const onStop = () => waiting.abort();
+  if (opts.stop?.aborted) waiting.abort();
+  opts.stop?.addEventListener("abort", onStop, { once: true });
+  const signal = waitForSignal(["SIGINT", "SIGTERM"], waiting.signal);
+  let code = 0;
+  try {
+    const reason = await (opts.fatal ? Promise.race([signal, opts.fatal]) : signal);
+    opts.logger.info("shutting down", { reason });
+  } catch (err) {
+    opts.logger.error("fatal error, shutting down", { error: errorMessage(err) });
+    code = 1;
+  } finally {
+    opts.stop?.removeEventListener("abort", onStop);
+    waiting.abort();
+  }
+  // Stop accepting, but let requests already in flight finish while buffers drain.
+  const closing = server.shutdown();
+  try {
+    await opts.drain();
+  } catch (err) {
+    opts.logger.error("drain failed", { error: errorMessage(err) });
+    code = 1;
+  }
+  await closing;
+  return code;
+}

@@ -1,0 +1,8 @@
+/**
+ * Every subcommand, in the order the root help lists them. Each service adds its own line here.
+ * @module
+ */
+import type { Command } from "./command.ts";
+
+/** Registered subcommands. */
+export const commands: Command[] = [];

@@ -1,0 +1,103 @@
+/**
+ * Reading request bodies defensively: content type, size limit enforced while streaming (a lying or missing
+ * Content-Length cannot get past it), empty bodies, and JSON syntax errors reported with their position.
+ * @module
+ */
+import { HttpError } from "./errors.ts";
+
+/** Subcodes of 4xx body errors (error_code = status * 100 + subcode). */
+export const BodyErrorCode = { malformedJson: 1, emptyBody: 2, tooLarge: 1, unsupportedType: 1 } as const;
+
+/** Options of {@link readJsonBody}. */
+export interface ReadBodyOptions {
+  maxBytes: number;
+  /** When true (default), a content type other than application/json (or +json) is answered 415. */
+  requireJsonContentType?: boolean;
+}
+
+/** Reads the body as bytes, failing with 413 as soon as it exceeds `maxBytes`. */
+export async function readBodyBytes(req: Request, maxBytes: number): Promise<Uint8Array> {
+  const declared = req.headers.get("content-length");
+  if (declared !== null && Number(declared) > maxBytes) throw tooLarge(maxBytes);
+  if (req.body === null) return new Uint8Array(0);
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  const reader = req.body.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > maxBytes) {
+      await reader.cancel().catch(() => {});
+      throw tooLarge(maxBytes);
+    }
+    chunks.push(value);
+  }
+  if (chunks.length === 1) return chunks[0] as Uint8Array;
+  const out = new Uint8Array(size);
+  let off = 0;
+  for (const c of chunks) {
+    out.set(c, off);
+    off += c.byteLength;
+  }
+  return out;
+}
+
+const decoder = new TextDecoder("utf-8", { fatal: true });
+
+/**
+ * Reads and parses a JSON body. Throws {@link HttpError}: 415 wrong content type, 413 too large,
+ * 400 empty body, invalid UTF-8 or malformed JSON (the message names the position).
+ */
+export async function readJsonBody(req: Request, options: ReadBodyOptions): Promise<unknown> {
+  if (options.requireJsonContentType ?? true) {
+    const type = req.headers.get("content-type") ?? "";
+    if (!isJsonContentType(type)) {
+      throw new HttpError(
+        415,
+        `content-type must be application/json, got ${type === "" ? "none" : JSON.stringify(type)}`,
+        [{ path: "content-type", message: "expected application/json" }],
+        BodyErrorCode.unsupportedType,
+      );
+    }
+  }
+  const bytes = await readBodyBytes(req, options.maxBytes);
+  let text: string;
+  try {
+    text = decoder.decode(bytes);
+  } catch {
+    throw new HttpError(400, "request body is not valid UTF-8", [], BodyErrorCode.malformedJson);
+  }
+  if (text.trim() === "") {
+    throw new HttpError(400, "request body is empty: expected a JSON value", [], BodyErrorCode.emptyBody);
+  }
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new HttpError(400, `malformed JSON: ${describeJsonError(err, text)}`, [], BodyErrorCode.malformedJson);
+  }
+}
+
+/** True for `application/json` and `application/<x>+json`, parameters allowed. */
+export function isJsonContentType(value: string): boolean {
+  const base = value.split(";")[0]?.trim().toLowerCase() ?? "";
+  return base === "application/json" || (base.startsWith("application/") && base.endsWith("+json"));
+}
+
+function tooLarge(maxBytes: number): HttpError {
+  return new HttpError(413, `request body exceeds ${maxBytes} bytes`, [], BodyErrorCode.tooLarge);
+}
+
+/** V8's message already says where; add line and column when it gives only a position. */
+function describeJsonError(err: unknown, text: string): string {
+  const message = err instanceof Error ? err.message : String(err);
+  const m = /at position (\d+)/.exec(message);
+  if (m && !/line \d+/.test(message)) {
+    const pos = Number(m[1]);
+    const before = text.slice(0, pos);
+    const line = before.split("\n").length;
+    const column = pos - before.lastIndexOf("\n");
+    return `${message} (line ${line} column ${column})`;
+  }
+  return message;
+}

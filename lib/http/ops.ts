@@ -1,0 +1,42 @@
+/**
+ * The operations routes every service serves: `GET /health` (liveness), `GET /ready` (dependencies connected),
+ * `GET /metrics` (Prometheus text).
+ * @module
+ */
+import type { Registry } from "prom-client";
+import { metricsResponse } from "../metrics.ts";
+import { jsonResponse } from "./errors.ts";
+
+/** What `/ready` asks: each named dependency and whether it is usable now. */
+export type ReadinessCheck = () => Record<string, boolean>;
+
+/**
+ * Returns a handler for the three routes, or `null` for any other request so the service's own routes follow.
+ *
+ * @example
+ * ```ts
+ * const ops = opsRoutes({ registry, ready: () => ({ kafka: producer.connected }) });
+ * const handler = async (req: Request) => (await ops(req)) ?? serviceRoutes(req);
+ * ```
+ */
+export function opsRoutes(
+  opts: { registry: Registry; ready: ReadinessCheck },
+): (req: Request) => Promise<Response | null> {
+  return async (req) => {
+    if (req.method !== "GET" && req.method !== "HEAD") return null;
+    const path = new URL(req.url).pathname;
+    switch (path) {
+      case "/health":
+        return new Response("OK", { headers: { "content-type": "text/plain; charset=utf-8" } });
+      case "/ready": {
+        const checks = opts.ready();
+        const ok = Object.values(checks).every(Boolean);
+        return jsonResponse({ ready: ok, checks }, ok ? 200 : 503);
+      }
+      case "/metrics":
+        return await metricsResponse(opts.registry);
+      default:
+        return null;
+    }
+  };
+}
