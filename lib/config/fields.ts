@@ -16,7 +16,8 @@ function isMissing(v: unknown): boolean {
 }
 
 function build<T>(form: string, parse: Parse<T>, whenMissing: { value: T } | "required") {
-  return z.unknown().transform((v, ctx): T => {
+  // `.optional()` first: zod 4 refuses an absent key before a transform can supply its default.
+  return z.unknown().optional().transform((v, ctx): T => {
     if (isMissing(v)) {
       if (whenMissing === "required") {
         ctx.addIssue({ code: "custom", message: `is required (${form})` });

@@ -40,7 +40,7 @@ export function parseFlags(
       strict: true,
       allowPositionals: opts.allowPositionals ?? false,
     });
-    return { values: values as ParsedFlags["values"], positionals };
+    return { values: { ...values } as ParsedFlags["values"], positionals };
   } catch (err) {
     const code = (err as { code?: string }).code;
     const message = err instanceof Error ? err.message : String(err);

@@ -1,0 +1,99 @@
+import assert from "node:assert/strict";
+import { readJsonBody } from "./body.ts";
+import { errorResponse, HttpError, withErrorBodies } from "./errors.ts";
+
+const json = { "content-type": "application/json" };
+
+async function rejection(req: Request, maxBytes = 64): Promise<HttpError> {
+  try {
+    await readJsonBody(req, { maxBytes });
+  } catch (err) {
+    if (err instanceof HttpError) return err;
+    throw err;
+  }
+  throw new Error("expected readJsonBody to reject");
+}
+
+Deno.test("readJsonBody", async (t) => {
+  await t.step("parses a JSON body", async () => {
+    const req = new Request("http://x/", { method: "POST", headers: json, body: '{"a":[1,2]}' });
+    assert.deepEqual(await readJsonBody(req, { maxBytes: 64 }), { a: [1, 2] });
+  });
+
+  await t.step("rejects a wrong content type with 415 naming it", async () => {
+    const err = await rejection(
+      new Request("http://x/", { method: "POST", headers: { "content-type": "text/plain" }, body: "{}" }),
+    );
+    assert.equal(err.status, 415);
+    assert.equal(err.errorCode, 41501);
+    assert.match(err.message, /text\/plain/);
+  });
+
+  await t.step("accepts +json types and charset parameters", async () => {
+    const req = new Request("http://x/", {
+      method: "POST",
+      headers: { "content-type": "application/vnd.x+json; charset=utf-8" },
+      body: "1",
+    });
+    assert.equal(await readJsonBody(req, { maxBytes: 64 }), 1);
+  });
+
+  await t.step("rejects an oversized body with 413 from Content-Length", async () => {
+    const err = await rejection(new Request("http://x/", { method: "POST", headers: json, body: "x".repeat(65) }));
+    assert.equal(err.status, 413);
+  });
+
+  await t.step("rejects an oversized streamed body without Content-Length", async () => {
+    let pulled = 0;
+    const body = new ReadableStream<Uint8Array>({
+      pull(c) {
+        pulled++;
+        if (pulled > 100) return c.close(); // bounded: the reader must stop long before this
+        c.enqueue(new TextEncoder().encode("[1,1,1,1,1,1,1,1,1,1,"));
+      },
+    });
+    const err = await rejection(new Request("http://x/", { method: "POST", headers: json, body }));
+    assert.equal(err.status, 413);
+    assert.ok(pulled < 10, `read ${pulled} chunks before giving up`);
+  });
+
+  await t.step("rejects an empty body with 400", async () => {
+    const err = await rejection(new Request("http://x/", { method: "POST", headers: json, body: "  " }));
+    assert.equal(err.status, 400);
+    assert.equal(err.errorCode, 40002);
+  });
+
+  await t.step("rejects malformed JSON with 400 naming the position", async () => {
+    const err = await rejection(
+      new Request("http://x/", { method: "POST", headers: json, body: '{\n "a": 1\n "b": 2}' }),
+    );
+    assert.equal(err.status, 400);
+    assert.match(err.message, /malformed JSON/);
+    assert.match(err.message, /line 3 column 2/);
+  });
+
+  await t.step("rejects invalid UTF-8 with 400", async () => {
+    const err = await rejection(
+      new Request("http://x/", { method: "POST", headers: json, body: new Uint8Array([0x22, 0xff, 0x22]) }),
+    );
+    assert.equal(err.status, 400);
+  });
+});
+
+Deno.test("errorResponse and withErrorBodies produce the JSON error body", async () => {
+  const res = errorResponse(
+    new HttpError(403, "topic not allowed", [{ path: "KCL-TOPIC", message: "not in allow-list" }], 3),
+  );
+  assert.equal(res.status, 403);
+  assert.deepEqual(await res.json(), {
+    error_code: 40303,
+    message: "topic not allowed",
+    details: [{ path: "KCL-TOPIC", message: "not in allow-list" }],
+  });
+  const errors: unknown[] = [];
+  const handler = withErrorBodies(() => Promise.reject(new Error("secret internals")), (e) => errors.push(e));
+  const res500 = await handler(new Request("http://x/"));
+  assert.equal(res500.status, 500);
+  assert.doesNotMatch(await res500.text(), /secret/);
+  assert.equal(errors.length, 1);
+});
