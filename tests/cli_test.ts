@@ -26,8 +26,8 @@ Deno.test("event-router --help, help and no arguments print the dispatcher help 
     const r = await cli(...args);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /^event-router will route incoming events from analytics\.js to the correct integration/);
-    assert.match(r.stdout, /Available Commands:\n  help {17}Help about any command/);
-    assert.match(r.stdout, /--disable-sse   disables SSE client/);
+    assert.ok(r.stdout.includes("Available Commands:\n  help                 Help about any command"));
+    assert.ok(r.stdout.includes("--disable-sse   disables SSE client"));
   }
 });
 
@@ -81,7 +81,7 @@ Deno.test("main dispatches two-word commands, help <command>, and passes persist
   const io = capture();
   assert.equal(await main(["help", "receiver", "httpbroker"], {}, io, cmds), 0);
   assert.equal(io.stdout, "help of receiver httpbroker\n");
-  assert.match(rootHelp(cmds), /  receiver httpbroker  receiver httpbroker summary/);
+  assert.ok(rootHelp(cmds).includes("  receiver httpbroker  receiver httpbroker summary"));
 });
 
 Deno.test("main suggests the closest command and maps usage, config and runtime errors to exit codes", async () => {
