@@ -1,0 +1,109 @@
+/**
+ * Creates the kafkajs client every Kafka role is built from, with kafkajs' logs sent through our {@link Logger},
+ * and parses `host:port,host:port` bootstrap lists from config.
+ * @module
+ */
+import { Kafka, logLevel } from "kafkajs";
+import type { LogEntry, RetryOptions } from "kafkajs";
+import type { Logger } from "../log.ts";
+
+/** Options of {@link createKafka}. */
+export interface CreateKafkaOptions {
+  /** Bootstrap brokers as `host:port` (see {@link parseBootstrapServers}). */
+  brokers: string[];
+  clientId: string;
+  logger: Logger;
+  /** TCP connect timeout per broker; kafkajs default 1000 ms. */
+  connectionTimeoutMs?: number;
+  /** Time to wait for a broker's response; kafkajs default 30000 ms. */
+  requestTimeoutMs?: number;
+  /** Client-wide retry policy; producers and consumers may override it. */
+  retry?: RetryOptions;
+}
+
+/**
+ * Creates a kafkajs {@link Kafka} client whose log lines go to `logger` with `component: "kafkajs"`.
+ * kafkajs INFO and DEBUG become debug lines (kafkajs is chatty at INFO), WARN stays warn, ERROR stays error except
+ * for failures kafkajs is about to retry (connection errors, entries carrying `retryCount`), which are warn: the
+ * wrappers in this folder log the final outcome at error.
+ *
+ * @example
+ * ```ts
+ * const kafka = createKafka({ brokers: parseBootstrapServers("127.0.0.1:9092"), clientId: "router", logger });
+ * const producer = new DeliveryProducer(kafka, { logger });
+ * ```
+ */
+export function createKafka(opts: CreateKafkaOptions): Kafka {
+  const log = opts.logger.child({ component: "kafkajs", clientId: opts.clientId });
+  return new Kafka({
+    clientId: opts.clientId,
+    brokers: opts.brokers,
+    connectionTimeout: opts.connectionTimeoutMs,
+    requestTimeout: opts.requestTimeoutMs,
+    retry: opts.retry,
+    // kafkajs drops entries above this level before building them, so debug-off costs nothing.
+    logLevel: log.debugEnabled ? logLevel.DEBUG : logLevel.WARN,
+    logCreator: () => (entry) => forwardKafkaLog(log, entry),
+  });
+}
+
+/** Namespaces whose ERROR entries describe a connection attempt kafkajs will make again. */
+const RETRIED_NAMESPACES = new Set(["Connection", "BrokerPool", "Cluster"]);
+
+function forwardKafkaLog(log: Logger, entry: LogEntry): void {
+  const { timestamp: _timestamp, logger: _logger, message, ...extra } = entry.log as unknown as
+    & Record<string, unknown>
+    & { timestamp: string; logger: string; message: string };
+  const fields = { namespace: entry.namespace, ...extra };
+  switch (entry.level) {
+    case logLevel.ERROR:
+      if ("retryCount" in extra || RETRIED_NAMESPACES.has(entry.namespace)) log.warn(message, fields);
+      else log.error(message, fields);
+      return;
+    case logLevel.WARN:
+      log.warn(message, fields);
+      return;
+    default:
+      log.debug(message, fields);
+  }
+}
+
+/**
+ * Splits a comma-separated bootstrap list (`host:port,host:port`, IPv6 as `[::1]:9092`) into kafkajs' broker list.
+ * Throws an Error naming the first bad entry.
+ *
+ * @example
+ * ```ts
+ * parseBootstrapServers("kafka-1:9092, kafka-2:9092"); // ["kafka-1:9092", "kafka-2:9092"]
+ * ```
+ */
+export function parseBootstrapServers(s: string): string[] {
+  const entries = s.split(",").map((e) => e.trim());
+  if (entries.every((e) => e === "")) {
+    throw new Error(`bootstrap servers: expected a comma-separated list of host:port, got ${JSON.stringify(s)}`);
+  }
+  for (const entry of entries) {
+    const problem = bootstrapEntryProblem(entry);
+    if (problem !== null) {
+      throw new Error(`bootstrap servers: invalid entry ${JSON.stringify(entry)}: ${problem} (expected host:port)`);
+    }
+  }
+  return entries;
+}
+
+const HOST_PATTERN = /^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$/;
+const IPV6_PATTERN = /^\[[0-9A-Fa-f:.]+\]$/;
+
+function bootstrapEntryProblem(entry: string): string | null {
+  if (entry === "") return "empty entry";
+  const colon = entry.lastIndexOf(":");
+  if (colon === -1) return "missing port";
+  const host = entry.slice(0, colon);
+  const port = entry.slice(colon + 1);
+  if (host === "") return "missing host";
+  if (!HOST_PATTERN.test(host) && !IPV6_PATTERN.test(host)) return `invalid host ${JSON.stringify(host)}`;
+  if (!/^[0-9]{1,5}$/.test(port)) return `invalid port ${JSON.stringify(port)}`;
+  const n = Number(port);
+  if (n < 1 || n > 65535) return `port ${n} out of range 1-65535`;
+  return null;
+}
