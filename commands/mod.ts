@@ -3,6 +3,7 @@
  * @module
  */
 import type { Command } from "./command.ts";
+import { httpBrokerCommand } from "./receiver/httpbroker.ts";
 
 /** Registered subcommands. */
-export const commands: Command[] = [];
+export const commands: Command[] = [httpBrokerCommand];

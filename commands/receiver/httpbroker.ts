@@ -1,0 +1,104 @@
+/**
+ * `event-router receiver httpbroker`: Flapjack's HTTP broker. Parses the flags, then serves the broker from
+ * lib/httpbroker until SIGINT/SIGTERM (or the `stop` signal when embedded by `dev`).
+ * @module
+ */
+import type { Command } from "../command.ts";
+import type { Env } from "../../lib/config/parse.ts";
+import { parseFlags } from "../../lib/config/flags.ts";
+import { type HttpBrokerConfig, loadHttpBrokerConfig } from "../../lib/config/httpbroker.ts";
+import { createLogger, type Logger } from "../../lib/log.ts";
+import { versionLine } from "../../lib/version.ts";
+import { startHttpBroker } from "../../lib/httpbroker/service.ts";
+import { serveUntilSignal } from "../_serve.ts";
+
+const HELP = `usage: event-router receiver httpbroker [<flags>]
+
+Accepts check states over HTTP (POST /state), caches the last state of every entity:check and submits each to
+Flapjack's Redis every interval; once a state is older than its ttl it submits UNKNOWN instead.
+
+Flags:
+  --help                     Show help.
+  --port="3090"              Address to bind HTTP server: 3090, :3090 or host:port (default 3090; env PORT)
+  --server="localhost:6380"  Redis server to connect to (default localhost:6380)
+  --database=0               Redis database to connect to (default 0)
+  --interval=10s             How often to submit events (default 10s)
+  --queue="events"           Redis list that Flapjack reads (default events)
+  --flapjack-version=2       2: also LPUSH "+" to <queue>_actions; 1: events list only (default 2)
+  --no-persist               Keep states in memory only (default: persisted in Redis, survive restarts)
+  --log-format=text          text (Go log lines, as the original) or json
+  --debug                    Enable verbose output (default false)
+  --version                  Show application version.
+
+HTTP API:
+  POST   /state                    one event object or a JSON array of them
+  GET    /state                    cached states keyed entity:check
+  DELETE /state/<entity>/<check>   forget one check
+  GET    /health, /ready, /metrics
+`;
+
+const FLAGS = {
+  port: { type: "string" },
+  server: { type: "string" },
+  database: { type: "string" },
+  interval: { type: "string" },
+  queue: { type: "string" },
+  "flapjack-version": { type: "string" },
+  "no-persist": { type: "boolean" },
+  "log-format": { type: "string" },
+  debug: { type: "boolean" },
+  version: { type: "boolean" },
+  // Persistent root flag handed to every command; meaningless here.
+  "disable-sse": { type: "boolean" },
+} as const;
+
+/** Parses the command line into the broker's config (throws UsageError / ConfigError, exit 2). */
+export function parseHttpBrokerArgs(args: string[], env: Env): HttpBrokerConfig | "version" {
+  const { values } = parseFlags(args, FLAGS, "receiver httpbroker");
+  if (values.version === true) return "version";
+  const str = (v: unknown) => typeof v === "string" ? v : undefined;
+  return loadHttpBrokerConfig({
+    port: str(values.port),
+    server: str(values.server),
+    database: str(values.database),
+    interval: str(values.interval),
+    queue: str(values.queue),
+    flapjackVersion: str(values["flapjack-version"]),
+    noPersist: values["no-persist"] === true,
+    debug: values.debug === true,
+    logFormat: str(values["log-format"]),
+  }, env);
+}
+
+/** Runs the broker until `stop` aborts or a signal arrives; resolves to the exit code. */
+export async function runHttpBroker(
+  config: HttpBrokerConfig,
+  opts: { logger?: Logger; stop?: AbortSignal; onListen?: (addr: Deno.NetAddr) => void } = {},
+): Promise<number> {
+  const logger = opts.logger ?? createLogger({ debug: config.debug, format: config.logFormat });
+  const broker = await startHttpBroker(config, { logger });
+  return await serveUntilSignal({
+    hostname: config.listen.hostname,
+    port: config.listen.port,
+    handler: broker.handler,
+    logger,
+    drain: () => broker.stop(),
+    stop: opts.stop,
+    onListen: opts.onListen,
+  });
+}
+
+/** The `receiver httpbroker` command. */
+export const httpBrokerCommand: Command = {
+  name: "receiver httpbroker",
+  summary: "accept check states over HTTP and submit them to Flapjack's Redis with TTLs",
+  help: HELP,
+  async run(args, env) {
+    const config = parseHttpBrokerArgs(args, env);
+    if (config === "version") {
+      console.log(versionLine());
+      return 0;
+    }
+    return await runHttpBroker(config);
+  },
+};

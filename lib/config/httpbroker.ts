@@ -1,0 +1,138 @@
+/**
+ * Configuration of `receiver httpbroker`: the Flapjack broker's flags (plus `--queue`, `--flapjack-version`,
+ * `--no-persist`, `--log-format`) parsed into a typed config, every problem reported at once.
+ * @module
+ */
+import { z } from "zod";
+import { formatDuration } from "../duration.ts";
+import { boolean, duration, integer, text, withDefault } from "./fields.ts";
+import type { Env } from "./parse.ts";
+import { parseConfig } from "./parse.ts";
+
+/** Where the HTTP server binds. */
+export interface ListenAddress {
+  hostname: string;
+  port: number;
+}
+
+/** Typed configuration of the broker. */
+export interface HttpBrokerConfig {
+  listen: ListenAddress;
+  /** Redis `host:port` as given. */
+  server: string;
+  redisHost: string;
+  redisPort: number;
+  database: number;
+  intervalMs: number;
+  queue: string;
+  flapjackVersion: 1 | 2;
+  persist: boolean;
+  debug: boolean;
+  logFormat: "text" | "json";
+}
+
+/** Raw values of the flags (strings as typed, booleans for switches). */
+export interface HttpBrokerRawInput {
+  port?: string;
+  server?: string;
+  database?: string;
+  interval?: string;
+  queue?: string;
+  flapjackVersion?: string;
+  noPersist?: boolean;
+  debug?: boolean;
+  logFormat?: string;
+}
+
+/** `3090`, `:3090` or `host:port` (default host 0.0.0.0, as Go's `:3090`). */
+export function parseListenAddress(s: string): ListenAddress {
+  const m = /^(?:(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]*):)?(\d{1,5})$/.exec(s);
+  if (m === null) throw new Error("not a port, :port or host:port");
+  const port = Number(m[2]);
+  if (port > 65535) throw new Error("port out of range 0..65535");
+  const host = m[1] === undefined || m[1] === "" ? "0.0.0.0" : m[1].replace(/^\[|\]$/g, "");
+  return { hostname: host, port };
+}
+
+/** `host:port` of the Redis server. */
+export function parseRedisServer(s: string): { host: string; port: number } {
+  const m = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(s);
+  if (m === null) throw new Error("not host:port");
+  const port = Number(m[2]);
+  if (port < 1 || port > 65535) throw new Error("port out of range 1..65535");
+  return { host: (m[1] as string).replace(/^\[|\]$/g, ""), port };
+}
+
+const positiveDuration = (s: string): number => {
+  const ms = duration(s);
+  if (ms <= 0) throw new Error("must be greater than zero");
+  return ms;
+};
+
+const schema = z.object({
+  port: withDefault("a port: 3090, :3090 or host:port", parseListenAddress, { hostname: "0.0.0.0", port: 3090 }),
+  server: withDefault("host:port", (s) => ({ s, ...parseRedisServer(s) }), {
+    s: "localhost:6380",
+    host: "localhost",
+    port: 6380,
+  }),
+  database: withDefault("an integer 0..15 or more", integer(0, 1_000_000), 0),
+  interval: withDefault("a duration such as 10s, 500ms, 1m", positiveDuration, 10_000),
+  queue: withDefault("a Redis key name", text, "events"),
+  flapjackVersion: withDefault("1 or 2", (s): 1 | 2 => {
+    if (s !== "1" && s !== "2") throw new Error("must be 1 or 2");
+    return s === "1" ? 1 : 2;
+  }, 2 as 1 | 2),
+  noPersist: withDefault("true or false", boolean, false),
+  debug: withDefault("true or false", boolean, false),
+  logFormat: withDefault("text or json", (s): "text" | "json" => {
+    if (s !== "text" && s !== "json") throw new Error("must be text or json");
+    return s;
+  }, "text" as "text" | "json"),
+});
+
+const LABELS: Record<string, string> = {
+  port: "--port",
+  server: "--server",
+  database: "--database",
+  interval: "--interval",
+  queue: "--queue",
+  flapjackVersion: "--flapjack-version",
+  noPersist: "--no-persist",
+  debug: "--debug",
+  logFormat: "--log-format",
+};
+
+/**
+ * Parses the broker's flags; `PORT` from the environment is used when `--port` is not given. Throws
+ * {@link ConfigError} listing every invalid value.
+ *
+ * @example
+ * ```ts
+ * const cfg = loadHttpBrokerConfig({ port: ":3091", interval: "5s" }, {});
+ * ```
+ */
+export function loadHttpBrokerConfig(raw: HttpBrokerRawInput, env: Env): HttpBrokerConfig {
+  const input = { ...raw, port: raw.port ?? env.PORT };
+  const c = parseConfig(schema, input, LABELS);
+  return {
+    listen: c.port,
+    server: c.server.s,
+    redisHost: c.server.host,
+    redisPort: c.server.port,
+    database: c.database,
+    intervalMs: c.interval,
+    queue: c.queue,
+    flapjackVersion: c.flapjackVersion,
+    persist: !c.noPersist,
+    debug: c.debug,
+    logFormat: c.logFormat,
+  };
+}
+
+/** The config the way the original printed it (`Booting with config: {Port::3090 Server:... }`, Go's `%+v`). */
+export function describeHttpBrokerConfig(c: HttpBrokerConfig): string {
+  const port = c.listen.hostname === "0.0.0.0" ? `:${c.listen.port}` : `${c.listen.hostname}:${c.listen.port}`;
+  return `{Port:${port} Server:${c.server} Database:${c.database} Interval:${formatDuration(c.intervalMs)} ` +
+    `Queue:${c.queue} FlapjackVersion:${c.flapjackVersion} Persist:${c.persist} Debug:${c.debug}}`;
+}

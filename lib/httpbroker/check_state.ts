@@ -1,0 +1,189 @@
+/**
+ * The check state a client posts to `POST /state`, validated with zod at the edge, and its cached form with the JSON
+ * renderings Flapjack and the original broker used (`Caching state: ...`, the Redis event payload).
+ * @module
+ */
+import { z } from "zod";
+import type { ErrorDetail } from "../http/errors.ts";
+
+/** The states Flapjack understands, lower case. */
+export const CHECK_STATES = ["ok", "warning", "critical", "unknown"] as const;
+
+/** One of {@link CHECK_STATES}. */
+export type CheckStateName = typeof CHECK_STATES[number];
+
+/** TTL applied when a client sends none (seconds). */
+export const DEFAULT_TTL_SECONDS = 300;
+
+const nonEmpty = (field: string) =>
+  z.string({ error: (i) => i.input === undefined ? `${field} is required` : `${field} must be a string` })
+    .min(1, { error: `${field} must not be empty` });
+
+const stateField = z.string({
+  error: (i) =>
+    i.input === undefined ? "state is required" : `state must be a string (one of ${CHECK_STATES.join(", ")})`,
+}).transform((s, ctx): CheckStateName => {
+  const lower = s.toLowerCase();
+  if ((CHECK_STATES as readonly string[]).includes(lower)) return lower as CheckStateName;
+  ctx.addIssue({
+    code: "custom",
+    message: `state ${JSON.stringify(s)} is not one of ${CHECK_STATES.join(", ")} (any case)`,
+  });
+  return z.NEVER;
+});
+
+// The seed's own example sends "tags": "apps", so a comma-separated string is accepted as well as an array.
+const tagsField = z.union([z.array(z.string()), z.string()], {
+  error: "tags must be an array of strings or a comma-separated string",
+}).transform((t) => typeof t === "string" ? t.split(",").map((s) => s.trim()).filter((s) => s !== "") : t);
+
+const optionalString = (field: string) => z.string({ error: `${field} must be a string` }).optional();
+
+/** The body of one posted event; unknown fields are rejected. `time` is filled in by {@link toCachedState}. */
+export const postedStateSchema = z.strictObject({
+  entity: nonEmpty("entity"),
+  check: nonEmpty("check"),
+  state: stateField,
+  summary: z.string({ error: "summary must be a string" }).default(""),
+  details: optionalString("details"),
+  perfdata: optionalString("perfdata"),
+  type: z.string({ error: "type must be a string" }).min(1, { error: "type must not be empty" }).default("service"),
+  tags: tagsField.optional(),
+  time: z.number({ error: "time must be a number (unix seconds)" }).int({ error: "time must be whole unix seconds" })
+    .nonnegative({ error: "time must not be negative" }).optional(),
+  ttl: z.number({ error: "ttl must be an integer number of seconds" }).int({
+    error: "ttl must be an integer number of seconds",
+  }).default(DEFAULT_TTL_SECONDS),
+}, { error: (i) => i.code === "invalid_type" ? "an event must be a JSON object" : undefined });
+
+/** A posted event after validation, before `time` is defaulted. */
+export type PostedState = z.output<typeof postedStateSchema>;
+
+/** A state in the cache: the posted event plus its key and the JSON prefix every submission starts with. */
+export interface CachedState {
+  /** `entity:check`. */
+  readonly key: string;
+  readonly entity: string;
+  readonly check: string;
+  readonly type: string;
+  readonly state: CheckStateName;
+  readonly summary: string;
+  readonly details?: string;
+  readonly tags?: string[];
+  readonly perfdata?: string;
+  /** Unix seconds the check result is from. */
+  readonly time: number;
+  /** Seconds after `time` it is stale; negative = never. */
+  readonly ttl: number;
+  /**
+   * `{"entity":...,"perfdata":...,"time":` — the event JSON up to its time, built once so that a submit run over
+   * 100 000 states is string concatenation rather than 100 000 `JSON.stringify` calls.
+   */
+  readonly prefix: string;
+}
+
+/** `entity:check`, the key Flapjack and the original broker used. */
+export function stateKey(entity: string, check: string): string {
+  return `${entity}:${check}`;
+}
+
+/** Builds the cached form of a validated event; `receivedAt` (unix seconds) is used when it has no `time`. */
+export function toCachedState(posted: PostedState, receivedAt: number): CachedState {
+  // Field order is Flapjack's event order; JSON.stringify drops the optional fields that are absent.
+  const body = JSON.stringify({
+    entity: posted.entity,
+    check: posted.check,
+    type: posted.type,
+    state: posted.state,
+    summary: posted.summary,
+    details: posted.details,
+    tags: posted.tags,
+    perfdata: posted.perfdata,
+  });
+  return {
+    key: stateKey(posted.entity, posted.check),
+    entity: posted.entity,
+    check: posted.check,
+    type: posted.type,
+    state: posted.state,
+    summary: posted.summary,
+    details: posted.details,
+    tags: posted.tags,
+    perfdata: posted.perfdata,
+    time: posted.time ?? receivedAt,
+    ttl: posted.ttl,
+    prefix: body.slice(0, -1) + ',"time":',
+  };
+}
+
+/** The cached state as JSON with its time and ttl: what `Caching state:` prints and what is persisted. */
+export function cachedStateJson(s: CachedState): string {
+  return `${s.prefix}${s.time},"ttl":${s.ttl}}`;
+}
+
+/** The cached state as a plain object (for `GET /state`). */
+export function cachedStateObject(s: CachedState): Record<string, unknown> {
+  const out: Record<string, unknown> = {
+    entity: s.entity,
+    check: s.check,
+    type: s.type,
+    state: s.state,
+    summary: s.summary,
+  };
+  if (s.details !== undefined) out.details = s.details;
+  if (s.tags !== undefined) out.tags = s.tags;
+  if (s.perfdata !== undefined) out.perfdata = s.perfdata;
+  out.time = s.time;
+  out.ttl = s.ttl;
+  return out;
+}
+
+/** Result of validating a request body: the states, or every problem found (with the item index for bulk). */
+export type ParseStatesResult = { ok: true; states: PostedState[] } | { ok: false; details: ErrorDetail[] };
+
+/**
+ * Validates a request body: one event object, or a non-empty array of them. All-or-nothing: any bad item fails
+ * the whole body, and every problem of every item is reported.
+ */
+export function parsePostedStates(body: unknown): ParseStatesResult {
+  const bulk = Array.isArray(body);
+  const items: unknown[] = bulk ? body : [body];
+  if (bulk && items.length === 0) {
+    return { ok: false, details: [{ path: "", message: "expected at least one event in the array" }] };
+  }
+  const states: PostedState[] = [];
+  const details: ErrorDetail[] = [];
+  for (let i = 0; i < items.length; i++) {
+    const r = postedStateSchema.safeParse(items[i]);
+    if (r.success) {
+      states.push(r.data);
+      continue;
+    }
+    for (const issue of r.error.issues) {
+      const detail: ErrorDetail = issue.code === "unrecognized_keys"
+        ? {
+          path: issue.keys.join(","),
+          message: `unknown field${issue.keys.length === 1 ? "" : "s"} ${
+            issue.keys.map((k) => JSON.stringify(k)).join(", ")
+          }`,
+        }
+        : { path: issue.path.join("."), message: issue.message };
+      if (bulk) detail.index = i;
+      details.push(detail);
+    }
+  }
+  return details.length > 0 ? { ok: false, details } : { ok: true, states };
+}
+
+/** Reads a persisted hash value back; `undefined` when it is not a valid state (logged by the caller). */
+export function parsePersistedState(json: string): CachedState | undefined {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(json);
+  } catch {
+    return undefined;
+  }
+  const r = postedStateSchema.safeParse(raw);
+  if (!r.success || r.data.time === undefined) return undefined;
+  return toCachedState(r.data, r.data.time);
+}

@@ -1,0 +1,46 @@
+/**
+ * The broker's Prometheus metrics, registered on the registry the service is given (never the global one).
+ * @module
+ */
+import { Counter, Gauge, Histogram } from "../metrics.ts";
+import type { Registry } from "../metrics.ts";
+
+/** Metrics of one broker instance. */
+export interface BrokerMetrics {
+  statesCached: Gauge;
+  eventsSubmitted: Counter<"state">;
+  submitSeconds: Histogram;
+  requests: Counter<"code">;
+}
+
+/** Creates the broker metrics on `registry`; `cachedCount` is read when the registry is scraped. */
+export function createBrokerMetrics(registry: Registry, cachedCount: () => number): BrokerMetrics {
+  return {
+    statesCached: new Gauge({
+      name: "httpbroker_states_cached",
+      help: "Check states currently cached",
+      registers: [registry],
+      collect() {
+        this.set(cachedCount());
+      },
+    }),
+    eventsSubmitted: new Counter({
+      name: "httpbroker_events_submitted_total",
+      help: "Events written to Flapjack's Redis list, by submitted state",
+      labelNames: ["state"],
+      registers: [registry],
+    }),
+    submitSeconds: new Histogram({
+      name: "httpbroker_submit_seconds",
+      help: "Duration of one submit run (all cached states)",
+      buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers: [registry],
+    }),
+    requests: new Counter({
+      name: "httpbroker_requests_total",
+      help: "HTTP requests answered, by status code",
+      labelNames: ["code"],
+      registers: [registry],
+    }),
+  };
+}

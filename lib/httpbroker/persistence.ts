@@ -1,0 +1,167 @@
+/**
+ * Keeps the cached states in Redis (`HSET <queue>:httpbroker:states <entity:check> <json>`) so a restart loses
+ * nothing: dirty keys are written together every ~100 ms and at shutdown, the hash is loaded at start, re-written
+ * after Redis comes back, and re-read when another instance sharing it changed it.
+ * @module
+ */
+import type { Redis } from "ioredis";
+import type { Clock, TimerId } from "../clock.ts";
+import type { Logger } from "../log.ts";
+import { errorMessage } from "../log.ts";
+import { cachedStateJson, parsePersistedState } from "./check_state.ts";
+import type { StateStore } from "./state_store.ts";
+
+/** Options of {@link StatePersistence}. */
+export interface PersistenceOptions {
+  client: Redis;
+  store: StateStore;
+  queue: string;
+  clock: Clock;
+  logger: Logger;
+  /** Coalescing window (ms); default 100. */
+  flushDelayMs?: number;
+  /** Whether Redis is usable now; flushes wait for a reconnect rather than failing in a loop. */
+  connected: () => boolean;
+}
+
+const CHUNK = 5_000;
+
+/**
+ * Writes dirty states in one transaction per window and tracks a generation counter (`INCR` with each write) to
+ * notice writes by other instances sharing the hash.
+ */
+export class StatePersistence {
+  readonly hashKey: string;
+  readonly genKey: string;
+  readonly #o: PersistenceOptions;
+  readonly #delay: number;
+  #timer: TimerId | undefined;
+  #flushing: Promise<void> | undefined;
+  /** The generation this instance last saw in Redis (its own writes included). */
+  #knownGen = -1;
+  #stopped = false;
+
+  constructor(opts: PersistenceOptions) {
+    this.#o = opts;
+    this.#delay = opts.flushDelayMs ?? 100;
+    this.hashKey = `${opts.queue}:httpbroker:states`;
+    this.genKey = `${opts.queue}:httpbroker:generation`;
+    opts.store.onDirty = () => this.#schedule();
+  }
+
+  /**
+   * Merges the hash into the store after a (re)connection: states only Redis knows are added, a state both know
+   * keeps the newer `time`, and then every cached state is written back (a Redis that came back empty must not lose
+   * them).
+   */
+  async loadAndRewrite(): Promise<number> {
+    const { store, logger } = this.#o;
+    const [hash, gen] = await this.#readAll();
+    let loaded = 0;
+    for (const [key, json] of Object.entries(hash)) {
+      const s = parsePersistedState(json);
+      if (s === undefined || s.key !== key) {
+        logger.warn("ignoring unreadable persisted state", { key });
+        continue;
+      }
+      const mine = store.get(key);
+      if (mine === undefined || (!store.isDirty(key) && s.time > mine.time)) {
+        store.adopt(s);
+        loaded++;
+      }
+    }
+    this.#knownGen = gen;
+    store.markDirty();
+    return loaded;
+  }
+
+  /**
+   * When another instance wrote to the hash since this one last looked, makes the store match it (local changes not
+   * yet written win). Cheap when nothing changed: one `GET`.
+   */
+  async syncIfChanged(): Promise<boolean> {
+    const gen = Number(await this.#o.client.get(this.genKey) ?? 0);
+    if (gen === this.#knownGen) return false;
+    const { store } = this.#o;
+    const [hash, readGen] = await this.#readAll();
+    const seen = new Set<string>();
+    for (const [key, json] of Object.entries(hash)) {
+      seen.add(key);
+      if (store.isDirty(key)) continue;
+      const s = parsePersistedState(json);
+      if (s !== undefined && s.key === key) {
+        const mine = store.get(key);
+        if (mine === undefined || cachedStateJson(mine) !== json) store.adopt(s);
+      }
+    }
+    for (const key of [...store.keys()]) {
+      if (!seen.has(key) && !store.isDirty(key)) store.forget(key);
+    }
+    this.#knownGen = readGen;
+    return true;
+  }
+
+  /** Writes every dirty state now (also used at shutdown); failed keys are marked dirty again. */
+  flush(): Promise<void> {
+    if (this.#flushing) return this.#flushing.then(() => this.flush());
+    const keys = this.#o.store.takeDirty();
+    if (keys.length === 0) return Promise.resolve();
+    this.#flushing = this.#write(keys).finally(() => {
+      this.#flushing = undefined;
+    });
+    return this.#flushing;
+  }
+
+  /** Stops scheduling writes (the caller does the final {@link flush}). */
+  stop(): void {
+    this.#stopped = true;
+    if (this.#timer !== undefined) this.#o.clock.clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+
+  #schedule(): void {
+    if (this.#timer !== undefined || this.#stopped) return;
+    this.#timer = this.#o.clock.setTimeout(() => {
+      this.#timer = undefined;
+      // While Redis is down the keys stay dirty; the reconnect rewrites everything.
+      if (!this.#o.connected()) return;
+      this.flush().catch(() => {});
+    }, this.#delay);
+  }
+
+  async #write(keys: string[]): Promise<void> {
+    const { client, store, logger } = this.#o;
+    const tx = client.multi();
+    const sets: string[] = [];
+    const dels: string[] = [];
+    for (const key of keys) {
+      const s = store.get(key);
+      if (s === undefined) dels.push(key);
+      else sets.push(key, cachedStateJson(s));
+    }
+    for (let i = 0; i < sets.length; i += CHUNK * 2) tx.hset(this.hashKey, ...sets.slice(i, i + CHUNK * 2));
+    for (let i = 0; i < dels.length; i += CHUNK) tx.hdel(this.hashKey, ...dels.slice(i, i + CHUNK));
+    tx.incr(this.genKey);
+    try {
+      const results = await tx.exec();
+      if (results === null) throw new Error("redis transaction aborted");
+      for (const [err] of results) if (err) throw err;
+      const gen = Number(results[results.length - 1]?.[1]);
+      // Only our own write moved the generation by exactly one; otherwise someone else wrote too.
+      if (gen === this.#knownGen + 1) this.#knownGen = gen;
+    } catch (err) {
+      logger.warn("persisting states failed; will retry", { error: errorMessage(err), states: keys.length });
+      store.markDirty(keys);
+      throw err;
+    }
+  }
+
+  async #readAll(): Promise<[Record<string, string>, number]> {
+    const results = await this.#o.client.multi().hgetall(this.hashKey).get(this.genKey).exec();
+    if (results === null) throw new Error("redis transaction aborted");
+    const [[e1, hash], [e2, gen]] = results as [[Error | null, Record<string, string>], [Error | null, string | null]];
+    if (e1) throw e1;
+    if (e2) throw e2;
+    return [hash, Number(gen ?? 0)];
+  }
+}

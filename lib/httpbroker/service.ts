@@ -1,0 +1,158 @@
+/**
+ * Wires the broker together (store, HTTP handler, Redis sink, persistence, lease, ticker) so `receiver httpbroker`
+ * and `event-router dev` run the same thing; the caller owns the HTTP server and the shutdown signal.
+ * @module
+ */
+import type { Clock } from "../clock.ts";
+import { systemClock } from "../clock.ts";
+import type { HttpBrokerConfig } from "../config/httpbroker.ts";
+import { describeHttpBrokerConfig } from "../config/httpbroker.ts";
+import type { Logger } from "../log.ts";
+import { errorMessage } from "../log.ts";
+import type { Registry } from "../metrics.ts";
+import { createRegistry } from "../metrics.ts";
+import { withDeadline } from "../http/shutdown.ts";
+import { FlapjackSink } from "./flapjack_sink.ts";
+import { createBrokerHandler } from "./http.ts";
+import { LeaderLease } from "./leader_lease.ts";
+import { createBrokerMetrics } from "./metrics.ts";
+import { StatePersistence } from "./persistence.ts";
+import { StateStore } from "./state_store.ts";
+import { Submitter } from "./submitter.ts";
+import { Ticker } from "./ticker.ts";
+
+/** What the broker is given besides its config. */
+export interface HttpBrokerDeps {
+  logger: Logger;
+  clock?: Clock;
+  registry?: Registry;
+  /** Identifies this instance in the leader lease; default a random UUID. */
+  instanceId?: string;
+  /** How long start-up waits for the first Redis connection before serving anyway (ms); default 2000. */
+  connectWaitMs?: number;
+  /** Persistence coalescing window (ms); default 100. */
+  flushDelayMs?: number;
+  /** Deadline of the final flush at shutdown (ms); default 5000. */
+  stopDeadlineMs?: number;
+}
+
+/** A running broker. */
+export interface HttpBroker {
+  handler: (req: Request) => Promise<Response>;
+  /** Readiness by dependency (`/ready`). */
+  ready(): Record<string, boolean>;
+  /** Stops ticking, writes dirty states, releases the lease, closes Redis. */
+  stop(): Promise<void>;
+  readonly store: StateStore;
+  readonly ticker: Ticker;
+  readonly submitter: Submitter;
+  readonly sink: FlapjackSink;
+  readonly persistence: StatePersistence | undefined;
+  readonly lease: LeaderLease | undefined;
+  readonly registry: Registry;
+}
+
+/**
+ * Starts the broker: connects to Redis (waiting briefly so persisted states are loaded before the first request),
+ * then ticks every interval. It keeps running through Redis outages.
+ */
+export async function startHttpBroker(config: HttpBrokerConfig, deps: HttpBrokerDeps): Promise<HttpBroker> {
+  const clock = deps.clock ?? systemClock;
+  const logger = deps.logger;
+  const registry = deps.registry ?? createRegistry();
+  logger.info(`Booting with config: ${describeHttpBrokerConfig(config)}`);
+
+  const store = new StateStore();
+  const metrics = createBrokerMetrics(registry, () => store.size);
+  const sink = new FlapjackSink({
+    host: config.redisHost,
+    port: config.redisPort,
+    database: config.database,
+    queue: config.queue,
+    flapjackVersion: config.flapjackVersion,
+    logger,
+  });
+  const persistence = config.persist
+    ? new StatePersistence({
+      client: sink.client,
+      store,
+      queue: config.queue,
+      clock,
+      logger,
+      flushDelayMs: deps.flushDelayMs,
+      connected: () => sink.connected,
+    })
+    : undefined;
+  // Without persistence every instance only knows its own states, so each must submit them (the original's model).
+  const lease = persistence
+    ? new LeaderLease({
+      client: sink.client,
+      queue: config.queue,
+      id: deps.instanceId ?? crypto.randomUUID(),
+      ttlMs: config.intervalMs * 3,
+    })
+    : undefined;
+
+  let loading: Promise<void> = Promise.resolve();
+  sink.onReady(() => {
+    if (!persistence) return;
+    loading = persistence.loadAndRewrite().then(
+      (n) => {
+        if (n > 0) logger.info(`Loaded ${n} persisted states from redis`);
+      },
+      (err) => logger.warn("loading persisted states failed", { error: errorMessage(err) }),
+    );
+  });
+  sink.start();
+  if (await sink.waitReady(deps.connectWaitMs ?? 2000)) await loading;
+  else logger.warn("redis not reachable yet; accepting states and retrying in the background");
+
+  const submitter = new Submitter({ store, sink, clock, logger, metrics, persistence, lease });
+  const ticker = new Ticker(clock, config.intervalMs, async () => {
+    await submitter.run();
+  });
+  ticker.start({ immediate: true });
+
+  const handler = createBrokerHandler({
+    store,
+    clock,
+    logger,
+    metrics,
+    registry,
+    ready: () => ({ redis: sink.connected }),
+  });
+
+  let stopping: Promise<void> | undefined;
+  const stop = () => {
+    stopping ??= (async () => {
+      await ticker.stop();
+      if (persistence) {
+        persistence.stop();
+        if (sink.connected) {
+          const r = await withDeadline(persistence.flush().catch(() => {}), deps.stopDeadlineMs ?? 5000, clock);
+          if (!r.done || store.dirtyCount > 0) {
+            logger.warn("states not persisted at shutdown", { states: store.dirtyCount });
+          }
+        } else if (store.dirtyCount > 0) {
+          logger.warn("redis unreachable at shutdown; states not persisted", { states: store.dirtyCount });
+        }
+      }
+      await lease?.release().catch(() => {});
+      await sink.close();
+    })();
+    return stopping;
+  };
+
+  return {
+    handler,
+    ready: () => ({ redis: sink.connected }),
+    stop,
+    store,
+    ticker,
+    submitter,
+    sink,
+    persistence,
+    lease,
+    registry,
+  };
+}

@@ -1,0 +1,276 @@
+/**
+ * The broker's HTTP API through a real server on port 0: the seed's example, validation (each bad input a specific
+ * 4xx with nothing cached), bulk all-or-nothing, GET/DELETE, ops routes.
+ * @module
+ */
+import assert from "node:assert/strict";
+import { ManualClock } from "../lib/clock.ts";
+import { silentLogger } from "../lib/log.ts";
+import { createRegistry } from "../lib/metrics.ts";
+import { createBrokerHandler } from "../lib/httpbroker/http.ts";
+import { createBrokerMetrics } from "../lib/httpbroker/metrics.ts";
+import { StateStore } from "../lib/httpbroker/state_store.ts";
+
+/** The seed's curl body exactly as printed, including its missing comma after "summary". */
+const SEED_BODY_AS_PRINTED = `{
+    "entity": "foo-app-01",
+    "check": "PING",
+    "type": "service",
+    "tags": "apps",
+    "state": "OK",
+    "summary": "3 ms round trip"
+    "ttl": 30
+  }`;
+
+const SEED_EVENT = {
+  entity: "foo-app-01",
+  check: "PING",
+  type: "service",
+  tags: "apps",
+  state: "OK",
+  summary: "3 ms round trip",
+  ttl: 30,
+};
+
+// 2015-04-20 04:26:27 UTC, the seed's response time (1429505587).
+const SEED_NOW_MS = 1429505587_000;
+
+interface Served {
+  url: string;
+  store: StateStore;
+  ready: { redis: boolean };
+  close(): Promise<void>;
+}
+
+function serve(): Served {
+  const store = new StateStore();
+  const registry = createRegistry();
+  const metrics = createBrokerMetrics(registry, () => store.size);
+  const ready = { redis: true };
+  const handler = createBrokerHandler({
+    store,
+    clock: new ManualClock(SEED_NOW_MS),
+    logger: silentLogger,
+    metrics,
+    registry,
+    ready: () => ({ ...ready }),
+  });
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, handler);
+  return {
+    url: `http://127.0.0.1:${server.addr.port}`,
+    store,
+    ready,
+    close: () => server.shutdown(),
+  };
+}
+
+async function post(url: string, body: string, headers: Record<string, string> = {}) {
+  const res = await fetch(`${url}/state`, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...headers },
+    body,
+  });
+  const text = await res.text();
+  return { status: res.status, text, type: res.headers.get("content-type") ?? "" };
+}
+
+Deno.test("httpbroker POST /state answers the seed's example with the Caching state line", async () => {
+  const s = serve();
+  try {
+    const r = await post(s.url, JSON.stringify(SEED_EVENT));
+    assert.equal(r.status, 200);
+    assert.match(r.type, /^text\/plain/);
+    assert.equal(
+      r.text,
+      'Caching state: {"entity":"foo-app-01","check":"PING","type":"service","state":"ok",' +
+        '"summary":"3 ms round trip","tags":["apps"],"time":1429505587,"ttl":30}\n',
+    );
+    const cached = s.store.get("foo-app-01:PING");
+    assert.deepEqual(cached?.tags, ["apps"]);
+    assert.equal(cached?.state, "ok");
+    assert.equal(cached?.time, 1429505587);
+  } finally {
+    await s.close();
+  }
+});
+
+Deno.test("httpbroker POST /state applies defaults and keeps a given time", async () => {
+  const s = serve();
+  try {
+    const r = await post(s.url, JSON.stringify({ entity: "e", check: "c", state: "Critical", time: 1000 }));
+    assert.equal(r.status, 200);
+    assert.equal(
+      r.text,
+      'Caching state: {"entity":"e","check":"c","type":"service","state":"critical","summary":"","time":1000,"ttl":300}\n',
+    );
+  } finally {
+    await s.close();
+  }
+});
+
+Deno.test("httpbroker POST /state rejects the seed body as printed (missing comma) with the position", async () => {
+  const s = serve();
+  try {
+    const r = await post(s.url, SEED_BODY_AS_PRINTED);
+    assert.equal(r.status, 400);
+    const body = JSON.parse(r.text);
+    assert.equal(body.error_code, 40001);
+    const pos = SEED_BODY_AS_PRINTED.indexOf('"ttl"');
+    assert.match(body.message, new RegExp(`position ${pos}`));
+    assert.match(body.message, /line 8 column 5/);
+    assert.equal(s.store.size, 0);
+  } finally {
+    await s.close();
+  }
+});
+
+Deno.test("httpbroker POST /state rejects bad input with a specific 4xx and caches nothing", async (t) => {
+  const s = serve();
+  try {
+    const bad = async (body: string, status: number, expect: RegExp) => {
+      const r = await post(s.url, body);
+      assert.equal(r.status, status, r.text);
+      const parsed = JSON.parse(r.text);
+      assert.match(parsed.message, expect);
+      assert.equal(s.store.size, 0, "nothing cached");
+      return parsed;
+    };
+    await t.step("unknown state", async () => {
+      const b = await bad(JSON.stringify({ entity: "e", check: "c", state: "fine" }), 400, /not one of ok, warning/);
+      assert.equal(b.details[0].path, "state");
+    });
+    await t.step("missing entity", async () => {
+      const b = await bad(JSON.stringify({ check: "c", state: "ok" }), 400, /entity is required/);
+      assert.equal(b.details[0].path, "entity");
+    });
+    await t.step("empty check", async () => {
+      await bad(JSON.stringify({ entity: "e", check: "", state: "ok" }), 400, /check must not be empty/);
+    });
+    await t.step("wrong types, every field listed", async () => {
+      const b = await bad(
+        JSON.stringify({ entity: 1, check: "c", state: "ok", ttl: "30", tags: [1], time: 1.5 }),
+        400,
+        /entity must be a string/,
+      );
+      const paths = b.details.map((d: { path: string }) => d.path).sort();
+      assert.deepEqual(paths, ["entity", "tags", "time", "ttl"]);
+    });
+    await t.step("unknown fields named", async () => {
+      const b = await bad(
+        JSON.stringify({ entity: "e", check: "c", state: "ok", colour: "red", sumary: "x" }),
+        400,
+        /unknown fields "colour", "sumary"/,
+      );
+      assert.equal(b.details[0].path, "colour,sumary");
+    });
+    await t.step("not an object", async () => {
+      await bad(JSON.stringify("ok"), 400, /an event must be a JSON object/);
+    });
+    await t.step("2 MiB body", async () => {
+      const huge = JSON.stringify({ entity: "e", check: "c", state: "ok", summary: "x".repeat(2 * 1024 * 1024) });
+      const b = await bad(huge, 413, /exceeds 1048576 bytes/);
+      assert.equal(b.error_code, 41301);
+    });
+    await t.step("empty body", async () => {
+      const b = await bad("", 400, /empty/);
+      assert.equal(b.error_code, 40002);
+    });
+    await t.step("bulk mixing good and bad is rejected whole, with indexes", async () => {
+      const b = await bad(
+        JSON.stringify([
+          { entity: "e1", check: "c", state: "ok" },
+          { entity: "e2", check: "c", state: "bogus" },
+          { entity: "e3", check: "c", state: "ok" },
+          { entity: "e4", state: "ok", extra: 1 },
+        ]),
+        400,
+        /item 1: state "bogus"/,
+      );
+      assert.deepEqual(
+        b.details.map((d: { index: number; path: string }) => `${d.index}:${d.path}`).sort(),
+        ["1:state", "3:check", "3:extra"],
+      );
+    });
+    await t.step("empty array", async () => {
+      await bad("[]", 400, /at least one event/);
+    });
+  } finally {
+    await s.close();
+  }
+});
+
+Deno.test("httpbroker POST /state accepts a bulk array; JSON answer on Accept: application/json", async () => {
+  const s = serve();
+  try {
+    const events = [
+      { entity: "a", check: "x", state: "ok" },
+      { entity: "b", check: "y", state: "WARNING", tags: ["t1", "t2"], details: "d", perfdata: "p=1" },
+    ];
+    const text = await post(s.url, JSON.stringify(events));
+    assert.equal(text.status, 200);
+    assert.equal(text.text.split("\n").filter((l) => l.startsWith("Caching state: ")).length, 2);
+    const json = await post(s.url, JSON.stringify(events), { accept: "application/json" });
+    assert.equal(json.status, 200);
+    assert.deepEqual(JSON.parse(json.text), { cached: 2 });
+    assert.equal(s.store.size, 2);
+    // Without a JSON content type (curl -d without -H), the original accepted it, and so do we.
+    const res = await fetch(`${s.url}/state`, { method: "POST", body: JSON.stringify(events[0]) });
+    assert.equal(res.status, 200);
+    await res.body?.cancel();
+  } finally {
+    await s.close();
+  }
+});
+
+Deno.test("httpbroker GET /state returns the cache keyed entity:check; DELETE forgets one", async () => {
+  const s = serve();
+  try {
+    await post(s.url, JSON.stringify([{ entity: "web/01", check: "HTTP 200", state: "ok", ttl: -1 }, SEED_EVENT]));
+    const all = await (await fetch(`${s.url}/state`)).json();
+    assert.deepEqual(Object.keys(all).sort(), ["foo-app-01:PING", "web/01:HTTP 200"]);
+    assert.equal(all["foo-app-01:PING"].ttl, 30);
+    assert.equal(all["web/01:HTTP 200"].ttl, -1);
+
+    const del = await fetch(`${s.url}/state/${encodeURIComponent("web/01")}/${encodeURIComponent("HTTP 200")}`, {
+      method: "DELETE",
+    });
+    assert.equal(del.status, 200);
+    assert.deepEqual(await del.json(), { deleted: "web/01:HTTP 200" });
+    assert.equal(s.store.get("web/01:HTTP 200"), undefined);
+
+    const again = await fetch(`${s.url}/state/web%2F01/HTTP%20200`, { method: "DELETE" });
+    assert.equal(again.status, 404);
+    assert.match((await again.json()).message, /no cached state for web\/01:HTTP 200/);
+    assert.equal(s.store.size, 1);
+  } finally {
+    await s.close();
+  }
+});
+
+Deno.test("httpbroker ops routes: health, ready 503 while redis is down, metrics by code", async () => {
+  const s = serve();
+  try {
+    assert.equal(await (await fetch(`${s.url}/health`)).text(), "OK");
+    const ok = await fetch(`${s.url}/ready`);
+    assert.equal(ok.status, 200);
+    await ok.body?.cancel();
+    s.ready.redis = false;
+    const down = await fetch(`${s.url}/ready`);
+    assert.equal(down.status, 503);
+    assert.deepEqual(await down.json(), { ready: false, checks: { redis: false } });
+    await post(s.url, JSON.stringify(SEED_EVENT));
+    await post(s.url, "{");
+    const metrics = await (await fetch(`${s.url}/metrics`)).text();
+    assert.match(metrics, /httpbroker_requests_total\{code="200"\} [1-9]/);
+    assert.match(metrics, /httpbroker_requests_total\{code="400"\} 1/);
+    assert.match(metrics, /httpbroker_states_cached 1/);
+    const notFound = await fetch(`${s.url}/nope`);
+    assert.equal(notFound.status, 404);
+    await notFound.body?.cancel();
+    const wrong = await fetch(`${s.url}/state`, { method: "PUT", body: "{}" });
+    assert.equal(wrong.status, 405);
+    await wrong.body?.cancel();
+  } finally {
+    await s.close();
+  }
+});
