@@ -1,0 +1,67 @@
+/**
+ * `event-router kcl-proxy`: the HTTP-to-Kafka proxy. Parses config, starts the service from lib/kcl, serves it,
+ * reloads API keys on SIGHUP, and drains on SIGINT/SIGTERM.
+ * @module
+ */
+import type { Command } from "./command.ts";
+import { serveUntilSignal } from "./_serve.ts";
+import type { Env } from "../lib/config/parse.ts";
+import { parseKclProxyConfig } from "../lib/config/kcl_proxy.ts";
+import { createLogger, errorMessage } from "../lib/log.ts";
+import { startKclProxy } from "../lib/kcl/service.ts";
+
+export { startKclProxy } from "../lib/kcl/service.ts";
+
+const HELP = `HTTP to Kafka proxy with priority batching and per-client API keys.
+
+Accepts POST /events (and /event) with one UserEvent or an array of at most 1000, authenticated by the headers
+X-API-KEY, X-APP-ID, X-REALM, KCL-TOPIC (and optional KCL-WEBHOOK-URL), and produces them to Kafka by priority:
+low [0,10) batched and droppable, normal [10,20) batched, high [20,30) batched within 100 ms, immediate [30,∞)
+produced before the response. Also serves GET /health, /ready and /metrics.
+
+Usage:
+  event-router kcl-proxy [flags]
+
+Flags (each also set by its environment variable; flags win):
+      --bootstrap-servers string       KCL_BOOTSTRAP_SERVERS      Kafka brokers host:port,... (required)
+      --port string                    KCL_PORT                   HTTP port (default 8080)
+      --host string                    KCL_HOST                   listen address (default 0.0.0.0)
+      --api-keys string                KCL_API_KEYS_FILE          API keys JSON file, re-read on SIGHUP (required)
+      --max-body-bytes string          KCL_MAX_BODY_BYTES         largest request body (default 1048576)
+      --dedup-window string            KCL_DEDUP_WINDOW           requestId de-duplication window, 0 disables (default 10m)
+      --webhook-allowed-hosts string   KCL_WEBHOOK_ALLOWED_HOSTS  comma-separated webhook hosts (default any http(s) host)
+      --shutdown-timeout string        KCL_SHUTDOWN_TIMEOUT       time to flush buffers on SIGTERM (default 10s)
+      --low-buffer string              KCL_LOW_BUFFER             low priority buffer size (default 10000)
+      --normal-buffer string           KCL_NORMAL_BUFFER          normal/high priority buffer size (default 50000)
+      --debug                          KCL_DEBUG                  debug logging
+  -h, --help                                                      help for kcl-proxy
+`;
+
+/** The `kcl-proxy` command. */
+export const kclProxyCommand: Command = {
+  name: "kcl-proxy",
+  summary: "HTTP to Kafka proxy with priority batching and per-client API keys",
+  help: HELP,
+  async run(args: string[], env: Env): Promise<number> {
+    const config = parseKclProxyConfig(args, env);
+    const logger = createLogger({ debug: config.debug }).child({ service: "kcl-proxy" });
+    const proxy = await startKclProxy(config, { logger });
+    const onHup = () => {
+      proxy.reloadKeys().catch((err) => logger.error("API keys reload failed", { error: errorMessage(err) }));
+    };
+    Deno.addSignalListener("SIGHUP", onHup);
+    try {
+      return await serveUntilSignal({
+        hostname: config.hostname,
+        port: config.port,
+        handler: proxy.handler,
+        logger,
+        drain: async () => {
+          await proxy.stop();
+        },
+      });
+    } finally {
+      Deno.removeSignalListener("SIGHUP", onHup);
+    }
+  },
+};

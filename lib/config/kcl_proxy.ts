@@ -1,0 +1,97 @@
+/**
+ * Configuration of `event-router kcl-proxy`: every `KCL_*` variable with its flag of the same meaning (flags win),
+ * parsed at once so every problem is reported together (exit 2).
+ * @module
+ */
+import { z } from "zod";
+import type { Env } from "./parse.ts";
+import { parseConfig, pickEnv } from "./parse.ts";
+import { boolean, duration, hostPortList, integer, optional, port, required, text, withDefault } from "./fields.ts";
+import { parseFlags } from "./flags.ts";
+
+/** Typed configuration of the proxy. */
+export interface KclProxyConfig {
+  bootstrapServers: string[];
+  port: number;
+  hostname: string;
+  apiKeysFile: string;
+  maxBodyBytes: number;
+  /** 0 disables de-duplication. */
+  dedupWindowMs: number;
+  /** Allowed webhook hosts (`host` or `host:port`, lower case); undefined allows any http(s) host. */
+  webhookAllowedHosts?: string[];
+  shutdownTimeoutMs: number;
+  debug: boolean;
+  /** Capacity of the low priority buffer. */
+  lowBuffer: number;
+  /** Capacity of the normal (and high) priority buffer. */
+  normalBuffer: number;
+}
+
+const hostList = (s: string): string[] => {
+  const hosts = s.split(",").map((h) => h.trim().toLowerCase()).filter((h) => h !== "");
+  if (hosts.length === 0) throw new Error("empty list");
+  for (const h of hosts) if (!/^[a-z0-9.\-\[\]:]+$/.test(h)) throw new Error(`bad host ${JSON.stringify(h)}`);
+  return hosts;
+};
+
+const schema = z.object({
+  bootstrapServers: required("comma-separated host:port list", hostPortList),
+  port: withDefault("TCP port 0-65535", port, 8080),
+  hostname: withDefault("listen address", text, "0.0.0.0"),
+  apiKeysFile: required("path of the API keys JSON file", text),
+  maxBodyBytes: withDefault("bytes, integer ≥ 1", integer(1, 1 << 30), 1_048_576),
+  dedupWindowMs: withDefault("duration like 10m, 0 disables", duration, 600_000),
+  webhookAllowedHosts: optional("comma-separated host names", hostList),
+  shutdownTimeoutMs: withDefault("duration like 10s", duration, 10_000),
+  debug: withDefault("true or false", boolean, false),
+  lowBuffer: withDefault("events, integer ≥ 1", integer(1, 10_000_000), 10_000),
+  normalBuffer: withDefault("events, integer ≥ 1", integer(1, 10_000_000), 50_000),
+});
+
+/** Env variable and flag of each field. */
+const SOURCES: Record<keyof KclProxyConfig, { env: string; flag: string; boolean?: true }> = {
+  bootstrapServers: { env: "KCL_BOOTSTRAP_SERVERS", flag: "bootstrap-servers" },
+  port: { env: "KCL_PORT", flag: "port" },
+  hostname: { env: "KCL_HOST", flag: "host" },
+  apiKeysFile: { env: "KCL_API_KEYS_FILE", flag: "api-keys" },
+  maxBodyBytes: { env: "KCL_MAX_BODY_BYTES", flag: "max-body-bytes" },
+  dedupWindowMs: { env: "KCL_DEDUP_WINDOW", flag: "dedup-window" },
+  webhookAllowedHosts: { env: "KCL_WEBHOOK_ALLOWED_HOSTS", flag: "webhook-allowed-hosts" },
+  shutdownTimeoutMs: { env: "KCL_SHUTDOWN_TIMEOUT", flag: "shutdown-timeout" },
+  debug: { env: "KCL_DEBUG", flag: "debug", boolean: true },
+  lowBuffer: { env: "KCL_LOW_BUFFER", flag: "low-buffer" },
+  normalBuffer: { env: "KCL_NORMAL_BUFFER", flag: "normal-buffer" },
+};
+
+/** The flag definitions, for parseFlags and the help text. */
+export const KCL_PROXY_FLAGS = Object.fromEntries(
+  Object.values(SOURCES).map((s) => [s.flag, { type: s.boolean ? "boolean" as const : "string" as const }]),
+);
+
+/**
+ * Parses flags and env into a {@link KclProxyConfig}. Throws UsageError for unknown flags and ConfigError listing
+ * every invalid or missing value.
+ *
+ * @example
+ * ```ts
+ * const config = parseKclProxyConfig(["--port", "9000"], { KCL_BOOTSTRAP_SERVERS: "k:9092", KCL_API_KEYS_FILE: "k.json" });
+ * ```
+ */
+export function parseKclProxyConfig(args: string[], env: Env): KclProxyConfig {
+  // The root's persistent flag means nothing here; ignore it rather than fail.
+  const { values } = parseFlags(args.filter((a) => a !== "--disable-sse"), KCL_PROXY_FLAGS, "kcl-proxy");
+  const raw: Record<string, unknown> = {};
+  const labels: Record<string, string> = {};
+  for (const [key, src] of Object.entries(SOURCES)) {
+    const flagValue = values[src.flag];
+    if (flagValue !== undefined) {
+      raw[key] = typeof flagValue === "boolean" ? String(flagValue) : flagValue;
+      labels[key] = `--${src.flag}`;
+    } else {
+      raw[key] = pickEnv(env, src.env);
+      labels[key] = `${src.env} (--${src.flag})`;
+    }
+  }
+  return parseConfig(schema, raw, labels) as KclProxyConfig;
+}

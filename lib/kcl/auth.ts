@@ -1,0 +1,104 @@
+/**
+ * Request authorisation from the proxy's headers: API key (401), app id, realm and topic (403), and the failure
+ * webhook URL (400 unless http(s) and an allowed host).
+ * @module
+ */
+import { HttpError } from "../http/errors.ts";
+import type { ApiKey, ApiKeys } from "./api_keys.ts";
+import { topicAllowed } from "./api_keys.ts";
+
+/** Who is sending, where to, and where failures go. */
+export interface RequestContext {
+  key: ApiKey;
+  clientId: string;
+  realm: string;
+  topic: string;
+  /** Normalised webhook URL from `KCL-WEBHOOK-URL`, when given. */
+  webhookUrl?: string;
+}
+
+/** Webhook host rule: undefined allows any http(s) host; otherwise `host` or `host:port` entries. */
+export type WebhookHostPolicy = ReadonlySet<string> | undefined;
+
+/**
+ * Checks the headers of a request against the key set. Throws {@link HttpError}: 401 missing (…01) or unknown
+ * (…02) key; 400 missing headers (…01) or bad webhook URL (…02/…03); 403 app id (…01), realm (…02), topic (…03).
+ */
+export function authorize(headers: Headers, keys: ApiKeys, webhookHosts: WebhookHostPolicy): RequestContext {
+  const presented = headers.get("x-api-key");
+  if (presented === null || presented === "") {
+    throw new HttpError(401, "missing X-API-KEY header", [{ path: "X-API-KEY", message: "is required" }], 1);
+  }
+  const key = keys.find(presented);
+  if (key === undefined) {
+    throw new HttpError(401, "unknown API key", [{ path: "X-API-KEY", message: "is not a known key" }], 2);
+  }
+  const appId = headers.get("x-app-id");
+  const realm = headers.get("x-realm");
+  const topic = headers.get("kcl-topic");
+  const missing = [["X-APP-ID", appId], ["X-REALM", realm], ["KCL-TOPIC", topic]]
+    .filter(([, v]) => v === null || v === "")
+    .map(([name]) => ({ path: name as string, message: "is required" }));
+  if (missing.length > 0) {
+    throw new HttpError(
+      400,
+      `missing header${missing.length > 1 ? "s" : ""}: ${missing.map((m) => m.path).join(", ")}`,
+      missing,
+      1,
+    );
+  }
+  if (appId !== key.clientId) {
+    throw new HttpError(
+      403,
+      `X-APP-ID ${JSON.stringify(appId)} is not the client of this API key`,
+      [{ path: "X-APP-ID", message: "does not match the key's client id" }],
+      1,
+    );
+  }
+  if (!key.realms.has(realm as string)) {
+    throw new HttpError(
+      403,
+      `realm ${JSON.stringify(realm)} is not allowed for client ${key.clientId}`,
+      [{ path: "X-REALM", message: "not allowed for this key" }],
+      2,
+    );
+  }
+  if (!topicAllowed(key, topic as string)) {
+    throw new HttpError(
+      403,
+      `topic ${JSON.stringify(topic)} is not allowed for client ${key.clientId}`,
+      [{ path: "KCL-TOPIC", message: "not allowed for this key" }],
+      3,
+    );
+  }
+  const ctx: RequestContext = { key, clientId: key.clientId, realm: realm as string, topic: topic as string };
+  const webhook = headers.get("kcl-webhook-url");
+  if (webhook !== null && webhook !== "") ctx.webhookUrl = checkWebhookUrl(webhook, webhookHosts);
+  return ctx;
+}
+
+/** Validates a webhook URL: absolute http(s), host allowed by the policy. Returns it normalised. */
+export function checkWebhookUrl(value: string, hosts: WebhookHostPolicy): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new HttpError(400, "KCL-WEBHOOK-URL is not an absolute URL", [{
+      path: "KCL-WEBHOOK-URL",
+      message: "must be an absolute http(s) URL",
+    }], 2);
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    throw new HttpError(400, `KCL-WEBHOOK-URL scheme ${url.protocol} is not allowed`, [{
+      path: "KCL-WEBHOOK-URL",
+      message: "scheme must be http or https",
+    }], 2);
+  }
+  if (hosts !== undefined && !hosts.has(url.hostname.toLowerCase()) && !hosts.has(url.host.toLowerCase())) {
+    throw new HttpError(400, `KCL-WEBHOOK-URL host ${url.host} is not allowed`, [{
+      path: "KCL-WEBHOOK-URL",
+      message: "host not in KCL_WEBHOOK_ALLOWED_HOSTS",
+    }], 3);
+  }
+  return url.toString();
+}

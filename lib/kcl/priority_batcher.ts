@@ -1,0 +1,216 @@
+/**
+ * Per-class buffers for the batched priority classes (low, normal, high): each is flushed to the shared producer
+ * when it holds `maxBatch` events or `lingerMs` after its first event, whichever comes first. Capacity counts
+ * buffered and in-flight events, so a slow or unreachable cluster turns into back-pressure instead of memory growth.
+ * @module
+ */
+import type { Clock, TimerId } from "../clock.ts";
+import type { Delivery, OutboundRecord } from "../kafka/producer.ts";
+import type { Logger } from "../log.ts";
+import { errorMessage } from "../log.ts";
+import type { KclMetrics } from "./metrics.ts";
+import type { BatchedClass } from "./priority.ts";
+import type { EventRecord } from "./record.ts";
+
+/** Anything that produces records with per-record results (a DeliveryProducer). */
+export interface RecordSender {
+  send(records: OutboundRecord[]): Promise<Delivery[]>;
+}
+
+/** Batching rule of one class. */
+export interface ClassLimits {
+  /** Flush as soon as this many events are buffered. */
+  maxBatch: number;
+  /** Flush this long after the first event entered an empty buffer. */
+  lingerMs: number;
+  /** Most events buffered plus in flight. */
+  capacity: number;
+}
+
+/** Default rules of the spec. */
+export const DEFAULT_LIMITS: Record<BatchedClass, ClassLimits> = {
+  low: { maxBatch: 1000, lingerMs: 5000, capacity: 10_000 },
+  normal: { maxBatch: 100, lingerMs: 2000, capacity: 50_000 },
+  high: { maxBatch: 100, lingerMs: 100, capacity: 50_000 },
+};
+
+/** An event waiting in a buffer, with where to report it if it cannot be produced. */
+export interface BufferedEvent {
+  rec: EventRecord;
+  webhookUrl?: string;
+  webhookSecret?: string;
+}
+
+/** A buffered event that could not be produced. */
+export interface FailedEvent extends BufferedEvent {
+  error: string;
+}
+
+/** Options of {@link PriorityBatcher}. */
+export interface PriorityBatcherOptions {
+  sender: RecordSender;
+  clock: Clock;
+  logger: Logger;
+  metrics?: KclMetrics;
+  limits?: Partial<Record<BatchedClass, Partial<ClassLimits>>>;
+  /** Told about the events of a batch that failed after the producer's retries; must not block. */
+  onFailed: (cls: BatchedClass, failed: FailedEvent[]) => void;
+  /** Told the number of events of a batch that were produced. */
+  onProduced?: (cls: BatchedClass, events: BufferedEvent[]) => void;
+}
+
+class ClassBuffer {
+  buffer: BufferedEvent[] = [];
+  timer: TimerId | undefined;
+  inFlight = 0;
+  readonly sends = new Set<Promise<void>>();
+  constructor(readonly cls: BatchedClass, readonly limits: ClassLimits) {}
+  get pending(): number {
+    return this.buffer.length + this.inFlight;
+  }
+}
+
+/**
+ * The batched classes' buffers and the flush rules over them.
+ *
+ * @example
+ * ```ts
+ * const batcher = new PriorityBatcher({ sender: producer, clock: systemClock, logger, onFailed: report });
+ * if (batcher.room("normal") >= 1) batcher.add("normal", { rec });
+ * await batcher.flushAll(); // on shutdown
+ * ```
+ */
+export class PriorityBatcher {
+  readonly #opts: PriorityBatcherOptions;
+  readonly #classes: Record<BatchedClass, ClassBuffer>;
+  readonly #log: Logger;
+
+  constructor(opts: PriorityBatcherOptions) {
+    this.#opts = opts;
+    this.#log = opts.logger.child({ component: "priority-batcher" });
+    const limit = (cls: BatchedClass): ClassLimits => ({ ...DEFAULT_LIMITS[cls], ...opts.limits?.[cls] });
+    this.#classes = {
+      low: new ClassBuffer("low", limit("low")),
+      normal: new ClassBuffer("normal", limit("normal")),
+      high: new ClassBuffer("high", limit("high")),
+    };
+  }
+
+  /** The rule in use for a class. */
+  limits(cls: BatchedClass): ClassLimits {
+    return this.#classes[cls].limits;
+  }
+
+  /** How many more events the class can take now. */
+  room(cls: BatchedClass): number {
+    const c = this.#classes[cls];
+    return c.limits.capacity - c.pending;
+  }
+
+  /** Events buffered or in flight in a class. */
+  pending(cls: BatchedClass): number {
+    return this.#classes[cls].pending;
+  }
+
+  /** Buffers one event; the caller checked {@link room}. Flushes synchronously when the batch is full. */
+  add(cls: BatchedClass, event: BufferedEvent): void {
+    const c = this.#classes[cls];
+    c.buffer.push(event);
+    if (c.buffer.length >= c.limits.maxBatch) {
+      this.#flush(c);
+    } else if (c.timer === undefined) {
+      c.timer = this.#opts.clock.setTimeout(() => {
+        c.timer = undefined;
+        this.#flush(c);
+      }, c.limits.lingerMs);
+    }
+    this.#gauge(c);
+  }
+
+  /** Flushes every buffer now and resolves once every send in flight has finished (shutdown). */
+  async flushAll(): Promise<void> {
+    for (const c of Object.values(this.#classes)) this.#flush(c);
+    const all: Promise<void>[] = [];
+    for (const c of Object.values(this.#classes)) all.push(...c.sends);
+    await Promise.all(all);
+  }
+
+  /** Empties every buffer without sending (after a shutdown deadline) and returns what was in them. */
+  takeBuffered(): BufferedEvent[] {
+    const out: BufferedEvent[] = [];
+    for (const c of Object.values(this.#classes)) {
+      this.#clearTimer(c);
+      out.push(...c.buffer);
+      c.buffer = [];
+      this.#gauge(c);
+    }
+    return out;
+  }
+
+  /** Events whose send is still in progress, by class. */
+  inFlight(): number {
+    let n = 0;
+    for (const c of Object.values(this.#classes)) n += c.inFlight;
+    return n;
+  }
+
+  #clearTimer(c: ClassBuffer): void {
+    if (c.timer !== undefined) {
+      this.#opts.clock.clearTimeout(c.timer);
+      c.timer = undefined;
+    }
+  }
+
+  #gauge(c: ClassBuffer): void {
+    this.#opts.metrics?.bufferEvents.labels(c.cls).set(c.pending);
+  }
+
+  #flush(c: ClassBuffer): void {
+    this.#clearTimer(c);
+    if (c.buffer.length === 0) return;
+    const batch = c.buffer;
+    c.buffer = [];
+    c.inFlight += batch.length;
+    const records = new Array<OutboundRecord>(batch.length);
+    for (let i = 0; i < batch.length; i++) records[i] = batch[i]!.rec.record;
+    const started = performance.now();
+    const metrics = this.#opts.metrics;
+    metrics?.batchEvents.labels(c.cls).observe(batch.length);
+    const send: Promise<void> = this.#opts.sender.send(records)
+      .then((deliveries) => this.#settle(c, batch, deliveries))
+      .catch((err) => this.#settle(c, batch, batch.map(() => ({ ok: false, topic: "", error: asError(err) }))))
+      .finally(() => {
+        metrics?.produceSeconds.labels(c.cls).observe((performance.now() - started) / 1000);
+        c.inFlight -= batch.length;
+        c.sends.delete(send);
+        this.#gauge(c);
+      });
+    c.sends.add(send);
+  }
+
+  #settle(c: ClassBuffer, batch: BufferedEvent[], deliveries: Delivery[]): void {
+    let failed: FailedEvent[] | undefined;
+    let produced: BufferedEvent[] | undefined;
+    for (let i = 0; i < batch.length; i++) {
+      const d = deliveries[i];
+      if (d !== undefined && d.ok) {
+        if (this.#opts.onProduced) (produced ??= []).push(batch[i]!);
+      } else {
+        (failed ??= []).push({ ...batch[i]!, error: d === undefined ? "no delivery result" : errorMessage(d.error) });
+      }
+    }
+    if (produced !== undefined) this.#opts.onProduced?.(c.cls, produced);
+    if (failed !== undefined) {
+      this.#log.warn("batch produce failed", { priority: c.cls, events: failed.length, error: failed[0]!.error });
+      try {
+        this.#opts.onFailed(c.cls, failed);
+      } catch (err) {
+        this.#log.error("failure report threw", { error: errorMessage(err) });
+      }
+    }
+  }
+}
+
+function asError(err: unknown): Error {
+  return err instanceof Error ? err : new Error(String(err));
+}

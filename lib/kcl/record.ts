@@ -1,0 +1,78 @@
+/**
+ * Turns a validated UserEvent into the Kafka record the proxy produces: key `String(authId)` for per-user order,
+ * value the event plus `createdAt` (filled), `receivedAt`, `clientId`, `realm`; `kcl-*` headers.
+ * @module
+ */
+import { Buffer } from "node:buffer";
+import type { OutboundRecord } from "../kafka/producer.ts";
+import type { PriorityClass } from "./priority.ts";
+import type { UserEvent } from "./user_event.ts";
+
+/** What is produced for one event (the record) and what a failure report needs about it. */
+export interface EventRecord {
+  record: OutboundRecord;
+  clientId: string;
+  requestId?: string;
+  /** The value as an object, for failure webhooks. */
+  value: Record<string, unknown>;
+}
+
+/**
+ * Builds records; caches the constant header bytes per client, realm and class so the hot path does not re-encode
+ * them for every event.
+ */
+export class RecordBuilder {
+  readonly #headers = new Map<string, Record<string, Buffer>>();
+
+  #baseHeaders(clientId: string, realm: string, cls: PriorityClass): Record<string, Buffer> {
+    const cacheKey = `${clientId}\u0000${realm}\u0000${cls}`;
+    let h = this.#headers.get(cacheKey);
+    if (h === undefined) {
+      h = {
+        "kcl-client-id": Buffer.from(clientId),
+        "kcl-realm": Buffer.from(realm),
+        "kcl-priority": Buffer.from(cls),
+      };
+      // Bounded: entries are per key/realm/class combination, but a key set can change on reload.
+      if (this.#headers.size > 10_000) this.#headers.clear();
+      this.#headers.set(cacheKey, h);
+    }
+    return h;
+  }
+
+  /** The record for `event`, received at `receivedAt` (ISO string), from `clientId` in `realm`, to `topic`. */
+  build(
+    event: UserEvent,
+    priority: number,
+    cls: PriorityClass,
+    ctx: { clientId: string; realm: string; topic: string },
+    receivedAt: string,
+  ): EventRecord {
+    const value: Record<string, unknown> = {
+      sourceSystem: event.sourceSystem,
+      sourceSystemId: event.sourceSystemId,
+      authId: event.authId,
+      priority,
+      createdAt: event.createdAt ?? receivedAt,
+      receivedAt,
+      clientId: ctx.clientId,
+      realm: ctx.realm,
+      data: event.data,
+    };
+    const base = this.#baseHeaders(ctx.clientId, ctx.realm, cls);
+    let headers: Record<string, string | Uint8Array> = base;
+    if (event.requestId !== undefined) {
+      value.requestId = event.requestId;
+      headers = { ...base, "kcl-request-id": event.requestId };
+    }
+    const record: OutboundRecord = {
+      topic: ctx.topic,
+      key: String(event.authId),
+      value: JSON.stringify(value),
+      headers,
+    };
+    const out: EventRecord = { record, clientId: ctx.clientId, value };
+    if (event.requestId !== undefined) out.requestId = event.requestId;
+    return out;
+  }
+}

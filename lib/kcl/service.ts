@@ -1,0 +1,206 @@
+/**
+ * Wires the proxy together: API keys, the two Kafka producers (batched classes share one, immediate has its own),
+ * the priority batcher, de-duplication, failure webhooks, metrics and the HTTP handler; and its graceful stop.
+ * @module
+ */
+import type { Kafka } from "kafkajs";
+import type { Clock } from "../clock.ts";
+import { systemClock } from "../clock.ts";
+import type { KclProxyConfig } from "../config/kcl_proxy.ts";
+import { errorResponse, HttpError } from "../http/errors.ts";
+import { opsRoutes } from "../http/ops.ts";
+import { withDeadline } from "../http/shutdown.ts";
+import { createKafka } from "../kafka/client.ts";
+import { DeliveryProducer } from "../kafka/producer.ts";
+import type { Logger } from "../log.ts";
+import { errorMessage } from "../log.ts";
+import { createRegistry, type Registry } from "../metrics.ts";
+import { ApiKeys } from "./api_keys.ts";
+import { DedupWindow } from "./dedup.ts";
+import { createEventsHandler } from "./http.ts";
+import { ImmediateSender } from "./immediate_sender.ts";
+import { EventIntake } from "./intake.ts";
+import { createKclMetrics, type KclMetrics } from "./metrics.ts";
+import { type BufferedEvent, type ClassLimits, type FailedEvent, PriorityBatcher } from "./priority_batcher.ts";
+import type { BatchedClass } from "./priority.ts";
+import { RecordBuilder } from "./record.ts";
+import { type FailureReport, WebhookNotifier } from "./webhook_notifier.ts";
+
+/** What the proxy is built from besides its config. */
+export interface KclProxyDeps {
+  logger: Logger;
+  clock?: Clock;
+  registry?: Registry;
+  /** Pre-loaded keys (tests, embedding); otherwise read from `config.apiKeysFile`. */
+  keys?: ApiKeys;
+  /** A kafkajs client to use instead of one built from `config.bootstrapServers`. */
+  kafka?: Kafka;
+  /** Overrides of the batching rules (tests). */
+  limits?: Partial<Record<BatchedClass, Partial<ClassLimits>>>;
+  /** kafkajs retries per produce call (default kafkajs' 5). */
+  producerRetries?: number;
+  /** Broker-side wait for replicas per produce request. */
+  produceTimeoutMs?: number;
+  /** Used for failure webhooks. */
+  fetch?: typeof fetch;
+  /** Wait before the second webhook try (doubles after). */
+  webhookBackoffMs?: number;
+}
+
+/** What {@link KclProxy.stop} reports. */
+export interface StopReport {
+  /** True when every buffer was flushed within the shutdown timeout. */
+  flushed: boolean;
+  /** Events that were not produced (reported via webhook where the request named one). */
+  unproduced: number;
+}
+
+/** A running proxy. */
+export interface KclProxy {
+  handler: (req: Request) => Promise<Response>;
+  ready: () => Record<string, boolean>;
+  /** Re-reads the API keys file (SIGHUP); false when it was invalid and the old keys stay. */
+  reloadKeys: () => Promise<boolean>;
+  /** Refuses new requests, flushes every buffer within the shutdown timeout, reports the rest, disconnects. */
+  stop: () => Promise<StopReport>;
+  registry: Registry;
+  metrics: KclMetrics;
+}
+
+/**
+ * Starts the proxy: loads keys, connects both producers. Rejects when keys are invalid or Kafka is unreachable.
+ *
+ * @example
+ * ```ts
+ * const proxy = await startKclProxy(config, { logger });
+ * Deno.serve({ port: config.port }, proxy.handler);
+ * // on SIGTERM:
+ * await proxy.stop();
+ * ```
+ */
+export async function startKclProxy(config: KclProxyConfig, deps: KclProxyDeps): Promise<KclProxy> {
+  const logger = deps.logger.child({ service: "kcl-proxy" });
+  const clock = deps.clock ?? systemClock;
+  const registry = deps.registry ?? createRegistry();
+  const metrics = createKclMetrics(registry);
+  const keys = deps.keys ?? await ApiKeys.load(config.apiKeysFile, logger);
+  const kafka = deps.kafka ?? createKafka({ brokers: config.bootstrapServers, clientId: "kcl-proxy", logger });
+  const producerOpts = { logger, acks: -1 as const, retries: deps.producerRetries, timeoutMs: deps.produceTimeoutMs };
+  const batchedProducer = new DeliveryProducer(kafka, producerOpts);
+  const immediateProducer = new DeliveryProducer(kafka, producerOpts);
+  try {
+    await Promise.all([batchedProducer.connect(), immediateProducer.connect()]);
+  } catch (err) {
+    await Promise.allSettled([batchedProducer.disconnect(), immediateProducer.disconnect()]);
+    throw new Error(`cannot connect to Kafka (${config.bootstrapServers.join(",")}): ${errorMessage(err)}`);
+  }
+
+  const dedup = new DedupWindow(clock, config.dedupWindowMs);
+  const notifier = new WebhookNotifier({
+    clock,
+    logger,
+    metrics,
+    fetch: deps.fetch,
+    backoffMs: deps.webhookBackoffMs,
+  });
+
+  const reportUnproduced = (cls: string, events: FailedEvent[]) => {
+    const reports: FailureReport[] = [];
+    let unreported = 0;
+    for (const e of events) {
+      const rec = e.rec;
+      metrics.events.labels(rec.clientId, cls, "failed").inc();
+      // Not on Kafka: the client's retry with the same requestId must not be a duplicate.
+      if (rec.requestId !== undefined) dedup.release(rec.clientId, rec.requestId);
+      if (e.webhookUrl === undefined) {
+        unreported++;
+        continue;
+      }
+      const report: FailureReport = {
+        url: e.webhookUrl,
+        failure: { topic: rec.record.topic, error: e.error, event: rec.value },
+      };
+      if (rec.requestId !== undefined) report.failure.requestId = rec.requestId;
+      if (e.webhookSecret !== undefined) report.secret = e.webhookSecret;
+      reports.push(report);
+    }
+    if (unreported > 0) {
+      logger.error("events not produced and no webhook to report them to", { priority: cls, events: unreported });
+    }
+    if (reports.length > 0) notifier.report(reports);
+  };
+
+  const batcher = new PriorityBatcher({
+    sender: batchedProducer,
+    clock,
+    logger,
+    metrics,
+    limits: {
+      ...deps.limits,
+      low: { capacity: config.lowBuffer, ...deps.limits?.low },
+      normal: { capacity: config.normalBuffer, ...deps.limits?.normal },
+      high: { capacity: config.normalBuffer, ...deps.limits?.high },
+    },
+    onFailed: reportUnproduced,
+    onProduced: (cls, events: BufferedEvent[]) => {
+      for (const e of events) metrics.events.labels(e.rec.clientId, cls, "produced").inc();
+    },
+  });
+  const immediate = new ImmediateSender(immediateProducer);
+  const intake = new EventIntake({ batcher, immediate, dedup, records: new RecordBuilder(), metrics });
+
+  let closing = false;
+  const events = createEventsHandler({
+    keys,
+    webhookHosts: config.webhookAllowedHosts === undefined ? undefined : new Set(config.webhookAllowedHosts),
+    intake,
+    maxBodyBytes: config.maxBodyBytes,
+    metrics,
+    clock,
+    logger,
+    closing: () => closing,
+  });
+  const ready = () => ({
+    kafka: batchedProducer.connected && immediateProducer.connected,
+    accepting: !closing,
+  });
+  const ops = opsRoutes({ registry, ready });
+  const handler = async (req: Request): Promise<Response> => {
+    const res = (await events(req)) ?? (await ops(req));
+    return res ?? errorResponse(new HttpError(404, "not found: use POST /events", [], 1));
+  };
+
+  let stopping: Promise<StopReport> | undefined;
+  const stop = (): Promise<StopReport> => {
+    stopping ??= (async () => {
+      closing = true;
+      logger.info("draining", {
+        buffered: batcher.pending("low") + batcher.pending("normal") + batcher.pending("high"),
+      });
+      const drained = await withDeadline(
+        Promise.all([batcher.flushAll(), immediate.idle()]),
+        config.shutdownTimeoutMs,
+        clock,
+      );
+      let unproduced = 0;
+      if (!drained.done) {
+        // Whatever is still buffered will not make it; in-flight sends fail when the producer disconnects and are
+        // reported through the batcher's failure path.
+        const left = batcher.takeBuffered();
+        unproduced = left.length + batcher.inFlight();
+        reportUnproduced("shutdown", left.map((e) => ({ ...e, error: "not produced before shutdown timeout" })));
+        logger.error("shutdown timeout: events not produced", { events: unproduced });
+      }
+      await Promise.allSettled([batchedProducer.disconnect(), immediateProducer.disconnect()]);
+      // Give in-flight sends that failed on disconnect a moment to hand over their failures.
+      if (!drained.done) await withDeadline(batcher.flushAll(), 1000, clock);
+      const webhooks = await withDeadline(notifier.idle(), Math.max(1000, config.shutdownTimeoutMs), clock);
+      if (!webhooks.done) logger.error("failure webhooks still pending at exit", { calls: notifier.pending });
+      logger.info("stopped", { flushed: drained.done, unproduced });
+      return { flushed: drained.done, unproduced };
+    })();
+    return stopping;
+  };
+
+  return { handler, ready, reloadKeys: () => keys.reload(), stop, registry, metrics };
+}

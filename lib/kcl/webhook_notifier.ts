@@ -1,0 +1,151 @@
+/**
+ * Reports batched events that could not be produced to the webhook URL their request named: one signed POST per
+ * URL per flush, 3 tries with backoff, every outcome counted, and never awaited by the flush path.
+ * @module
+ */
+import { createHmac } from "node:crypto";
+import type { Clock, TimerId } from "../clock.ts";
+import type { Logger } from "../log.ts";
+import { errorMessage } from "../log.ts";
+import type { KclMetrics } from "./metrics.ts";
+
+/** One entry of a webhook body. */
+export interface WebhookFailure {
+  requestId?: string;
+  topic: string;
+  error: string;
+  event: Record<string, unknown>;
+}
+
+/** A failure to report and where. */
+export interface FailureReport {
+  url: string;
+  secret?: string;
+  failure: WebhookFailure;
+}
+
+/** Options of {@link WebhookNotifier}. */
+export interface WebhookNotifierOptions {
+  clock: Clock;
+  logger: Logger;
+  metrics?: KclMetrics;
+  fetch?: typeof fetch;
+  /** Attempts per call (default 3). */
+  tries?: number;
+  /** Wait before the second try; doubled for each further one (default 500 ms). */
+  backoffMs?: number;
+  /** Time limit of one attempt (default 5 s). */
+  timeoutMs?: number;
+}
+
+/** `sha256=<hex HMAC-SHA256 of body with secret>`, the value of the `KCL-Signature` header. */
+export function signWebhookBody(body: string, secret: string): string {
+  return "sha256=" + createHmac("sha256", secret).update(body).digest("hex");
+}
+
+/**
+ * Sends failure reports.
+ *
+ * @example
+ * ```ts
+ * notifier.report([{ url, secret, failure: { requestId: "r-1", topic, error: "timeout", event } }]);
+ * await notifier.idle(); // on shutdown
+ * ```
+ */
+export class WebhookNotifier {
+  readonly #opts: WebhookNotifierOptions;
+  readonly #log: Logger;
+  readonly #calls = new Set<Promise<void>>();
+  readonly #fetch: typeof fetch;
+
+  constructor(opts: WebhookNotifierOptions) {
+    this.#opts = opts;
+    this.#log = opts.logger.child({ component: "webhook-notifier" });
+    this.#fetch = opts.fetch ?? fetch;
+  }
+
+  /** Calls in progress. */
+  get pending(): number {
+    return this.#calls.size;
+  }
+
+  /** Groups `reports` by URL (and signing secret) and starts one call per group; returns at once. */
+  report(reports: FailureReport[]): void {
+    const groups = new Map<string, { url: string; secret?: string; failures: WebhookFailure[] }>();
+    for (const r of reports) {
+      const k = r.url + "\u0000" + (r.secret ?? "");
+      let g = groups.get(k);
+      if (g === undefined) {
+        g = { url: r.url, failures: [] };
+        if (r.secret !== undefined) g.secret = r.secret;
+        groups.set(k, g);
+      }
+      g.failures.push(r.failure);
+    }
+    for (const g of groups.values()) {
+      const call = this.#call(g.url, g.secret, g.failures).finally(() => this.#calls.delete(call));
+      this.#calls.add(call);
+    }
+  }
+
+  /** Resolves once every call started so far has finished (all tries). */
+  async idle(): Promise<void> {
+    while (this.#calls.size > 0) await Promise.all([...this.#calls]);
+  }
+
+  async #call(url: string, secret: string | undefined, failures: WebhookFailure[]): Promise<void> {
+    const body = JSON.stringify({ failures });
+    const headers: Record<string, string> = { "content-type": "application/json" };
+    if (secret !== undefined) headers["kcl-signature"] = signWebhookBody(body, secret);
+    const tries = this.#opts.tries ?? 3;
+    let wait = this.#opts.backoffMs ?? 500;
+    for (let attempt = 1; attempt <= tries; attempt++) {
+      const problem = await this.#attempt(url, headers, body);
+      if (problem === null) {
+        this.#opts.metrics?.webhookCalls.labels("ok").inc();
+        this.#log.info("failure webhook delivered", { host: safeHost(url), failures: failures.length, attempt });
+        return;
+      }
+      if (attempt < tries) {
+        this.#opts.metrics?.webhookCalls.labels("retry").inc();
+        this.#log.warn("failure webhook attempt failed; retrying", { host: safeHost(url), attempt, error: problem });
+        await this.#opts.clock.sleep(wait);
+        wait *= 2;
+      } else {
+        this.#opts.metrics?.webhookCalls.labels("failed").inc();
+        this.#log.error("failure webhook gave up", {
+          host: safeHost(url),
+          failures: failures.length,
+          requestIds: failures.map((f) => f.requestId).filter((id) => id !== undefined).slice(0, 50),
+          error: problem,
+        });
+      }
+    }
+  }
+
+  /** One POST; null on a 2xx answer, else why not. */
+  async #attempt(url: string, headers: Record<string, string>, body: string): Promise<string | null> {
+    const controller = new AbortController();
+    const timer: TimerId = this.#opts.clock.setTimeout(
+      () => controller.abort(new Error("timed out")),
+      this.#opts.timeoutMs ?? 5000,
+    );
+    try {
+      const res = await this.#fetch(url, { method: "POST", headers, body, signal: controller.signal });
+      await res.body?.cancel();
+      return res.ok ? null : `HTTP ${res.status}`;
+    } catch (err) {
+      return errorMessage(err);
+    } finally {
+      this.#opts.clock.clearTimeout(timer);
+    }
+  }
+}
+
+function safeHost(url: string): string {
+  try {
+    return new URL(url).host;
+  } catch {
+    return "?";
+  }
+}
