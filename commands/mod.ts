@@ -4,6 +4,7 @@
  */
 import type { Command } from "./command.ts";
 import { httpBrokerCommand } from "./receiver/httpbroker.ts";
+import { kclProxyCommand } from "./kcl_proxy.ts";
 
 /** Registered subcommands. */
-export const commands: Command[] = [httpBrokerCommand];
+export const commands: Command[] = [httpBrokerCommand, kclProxyCommand];
