@@ -92,6 +92,8 @@ export class Submitter {
 
   async #run(): Promise<RunOutcome> {
     const { store, sink, clock, logger, metrics, persistence, lease } = this.#o;
+    // The run's time is when it was due, not when the Redis round trips before the write came back.
+    const nowSeconds = Math.floor(clock.now() / 1000);
     if (!sink.connected) {
       logger.info(`Number of cached states: ${store.size}`);
       if (!this.#downLogged) logger.warn("redis unreachable; submissions paused until it is back");
@@ -107,7 +109,7 @@ export class Submitter {
         return "not-leader";
       }
       const started = performance.now();
-      const { payloads, counts } = buildSubmission(store.values(), Math.floor(clock.now() / 1000), logger);
+      const { payloads, counts } = buildSubmission(store.values(), nowSeconds, logger);
       await sink.submit(payloads);
       metrics.submitSeconds.observe((performance.now() - started) / 1000);
       for (const state of ["ok", "warning", "critical", "unknown"] as const) {
