@@ -1,0 +1,248 @@
+/**
+ * Configuration of the clickstream router (`start` and `mock`): the seed's `ER_*` variables with the original
+ * code's spellings as aliases, the command's flags, and the `mock` integrations argument, all checked at once.
+ * @module
+ */
+import { z } from "zod";
+import { UsageError } from "./errors.ts";
+import { boolean, hostPortList, httpUrl, integer, optional, port, required, text, withDefault } from "./fields.ts";
+import { parseFlags } from "./flags.ts";
+import { type Env, parseConfig, pickEnv } from "./parse.ts";
+
+/** One integration an app routes to: its display name (what events opt out of) and its Kafka topic. */
+export interface IntegrationTarget {
+  name: string;
+  topic: string;
+}
+
+/** Where integrations come from: Houston (`start`) or a fixed list (`mock`). */
+export type IntegrationSourceConfig =
+  | { kind: "houston"; url: string; auth: { apiKey: string } | { username: string; password: string } }
+  | { kind: "static"; integrations: IntegrationTarget[] };
+
+/** S3 client settings for dead letters. */
+export interface S3Config {
+  bucket: string;
+  /** Key prefix without trailing slash, or undefined. */
+  prefix: string | undefined;
+  region: string;
+  /** Custom endpoint (path-style addressing is used when set). */
+  endpoint: string | undefined;
+  credentials: { accessKeyId: string; secretAccessKey: string; sessionToken?: string } | undefined;
+}
+
+/** The typed router configuration. */
+export interface RouterConfig {
+  debug: boolean;
+  bootstrapServers: string[];
+  serverPort: number;
+  groupId: string;
+  ingestionTopic: string;
+  /** SSE broadcast URL, or undefined when SSE is off (`--disable-sse`, `mock`). */
+  sseUrl: string | undefined;
+  flushTimeoutMs: number;
+  messageTimeoutMs: number;
+  maxRetries: number;
+  /** Set with `--retry`: retry topic and S3 dead letters. */
+  retry: { topic: string; s3: S3Config } | undefined;
+  source: IntegrationSourceConfig;
+  /** Cache entry lifetime in ms, or undefined when entries live until SSE replaces them. */
+  cacheTtlMs: number | undefined;
+}
+
+/** Kafka topic names: what the broker accepts. */
+const TOPIC_PATTERN = /^[A-Za-z0-9._-]{1,249}$/;
+
+/**
+ * Parses `mock`'s integration list: `Name:topic` pairs separated by commas, names may contain spaces (the topic is
+ * after the last colon because topic names cannot contain one). Throws an Error naming every bad pair.
+ *
+ * @example
+ * ```ts
+ * parseIntegrationList("S3 Event Logs:s3-event-logs,Segment:segment");
+ * // [{ name: "S3 Event Logs", topic: "s3-event-logs" }, { name: "Segment", topic: "segment" }]
+ * ```
+ */
+export function parseIntegrationList(list: string): IntegrationTarget[] {
+  const problems: string[] = [];
+  const result: IntegrationTarget[] = [];
+  const pairs = list.split(",");
+  for (const raw of pairs) {
+    const pair = raw.trim();
+    const colon = pair.lastIndexOf(":");
+    if (colon === -1) {
+      problems.push(`${JSON.stringify(pair)} has no ":" (expected Name:topic)`);
+      continue;
+    }
+    const name = pair.slice(0, colon).trim();
+    const topic = pair.slice(colon + 1).trim();
+    if (name === "") problems.push(`${JSON.stringify(pair)} has an empty name (expected Name:topic)`);
+    else if (!TOPIC_PATTERN.test(topic)) {
+      problems.push(`${JSON.stringify(pair)} has an invalid topic ${JSON.stringify(topic)} (letters, digits, . _ -)`);
+    } else if (result.some((r) => r.name === name)) problems.push(`${JSON.stringify(name)} is listed twice`);
+    else result.push({ name, topic });
+  }
+  if (problems.length > 0) throw new Error(problems.join("; "));
+  return result;
+}
+
+const topicName = (s: string): string => {
+  if (!TOPIC_PATTERN.test(s)) throw new Error("not a Kafka topic name (letters, digits, . _ -, at most 249)");
+  return s;
+};
+
+/** Flags of `start` and `mock`. */
+export const ROUTER_FLAGS = {
+  "disable-sse": { type: "boolean" },
+  "retry": { type: "boolean" },
+  "disable-cache-ttl": { type: "boolean" },
+  "debug": { type: "boolean" },
+} as const;
+
+/**
+ * Loads the router configuration from command-line args and env. `mode` decides whether Houston and SSE variables
+ * are required (`start`) or the first positional argument is the integration list (`mock`).
+ * Throws {@link UsageError} for bad flags and {@link ConfigError} listing every bad or missing value.
+ *
+ * @example
+ * ```ts
+ * const config = loadRouterConfig(["--retry"], Deno.env.toObject(), "start");
+ * ```
+ */
+export function loadRouterConfig(args: string[], env: Env, mode: "start" | "mock"): RouterConfig {
+  const command = mode;
+  const { values, positionals } = parseFlags(args, ROUTER_FLAGS, command, { allowPositionals: mode === "mock" });
+  if (mode === "mock") {
+    if (positionals.length === 0) {
+      throw new UsageError(
+        `"event-router mock" requires the integrations to enable, e.g. "S3 Event Logs:s3-event-logs,Segment:segment"`,
+        "Run 'event-router mock --help' for usage.",
+      );
+    }
+    if (positionals.length > 1) {
+      throw new UsageError(
+        `"event-router mock" takes one integrations argument, got ${positionals.length}: quote the list`,
+        "Run 'event-router mock --help' for usage.",
+      );
+    }
+  }
+  const retry = values["retry"] === true;
+  const disableSse = values["disable-sse"] === true || mode === "mock";
+  const houston = mode === "start";
+  const hasApiKey = pickEnv(env, "ER_HOUSTON_API_KEY") !== undefined;
+  const nonNegative = integer(0);
+
+  const schema = z.object({
+    debug: withDefault("true or false", boolean, false),
+    bootstrapServers: required("host:port,host:port", hostPortList),
+    serverPort: withDefault("a port number 0-65535", port, 8080),
+    groupId: required("a consumer group id", text),
+    ingestionTopic: required("a Kafka topic name", topicName),
+    sseUrl: disableSse ? z.unknown().transform(() => undefined) : required("an http(s) URL", httpUrl),
+    flushTimeoutMs: withDefault("milliseconds", nonNegative, 1000),
+    messageTimeoutMs: withDefault("milliseconds", integer(1), 5000),
+    maxRetries: withDefault("a count", nonNegative, 2),
+    retryTopic: retry ? required("a Kafka topic name, needed with --retry", topicName) : optional("a topic", topicName),
+    retryBucket: retry ? required("an S3 bucket name, needed with --retry", text) : optional("a bucket", text),
+    retryPrefix: optional("an S3 key prefix", text),
+    houstonUrl: houston ? required("an http(s) URL", httpUrl) : z.unknown().transform(() => undefined),
+    apiKey: optional("a Houston API key", text),
+    username: houston && !hasApiKey
+      ? required("a Houston user name (or set ER_HOUSTON_API_KEY)", text)
+      : optional("a user name", text),
+    password: houston && !hasApiKey
+      ? required("a Houston password (or set ER_HOUSTON_API_KEY)", text)
+      : optional("a password", text),
+    cacheTtlMin: withDefault("whole minutes > 0", integer(1), 5),
+    disableCacheTtl: withDefault("true or false", boolean, false),
+    integrations: mode === "mock"
+      ? required("Name:topic,Other Name:other", parseIntegrationList)
+      : z.unknown().transform(() => undefined),
+  });
+  const raw = {
+    debug: values["debug"] === true ? "true" : pickEnv(env, "ER_DEBUG"),
+    bootstrapServers: pickEnv(env, "ER_BOOTSTRAP_SERVERS"),
+    serverPort: pickEnv(env, "ER_SERVER_PORT", "ER_SERVE_PORT"),
+    groupId: pickEnv(env, "ER_KAFKA_GROUP_ID"),
+    ingestionTopic: pickEnv(env, "ER_KAFKA_INGESTION_TOPIC"),
+    sseUrl: pickEnv(env, "ER_SSE_URL"),
+    flushTimeoutMs: pickEnv(env, "ER_KAFKA_PRODUCER_FLUSH_TIMEOUT_MS"),
+    messageTimeoutMs: pickEnv(env, "ER_KAFKA_PRODUCER_MESSAGE_TIMOUT_MS", "ER_KAFKA_PRODUCER_MESSAGE_TIMEOUT_MS"),
+    maxRetries: pickEnv(env, "ER_MAX_RETRIES"),
+    retryTopic: pickEnv(env, "ER_CLICKSTREAM_RETRY_TOPIC"),
+    retryBucket: pickEnv(env, "ER_CLICKSTREAM_RETRY_S3_BUCKET"),
+    retryPrefix: pickEnv(env, "CLICKSTREAM_RETRY_S3_PATH_PREFIX", "ER_CLICKSTREAM_RETRY_S3_PATH_PREFIX"),
+    houstonUrl: pickEnv(env, "ER_HOUSTON_API_URL"),
+    apiKey: pickEnv(env, "ER_HOUSTON_API_KEY"),
+    username: pickEnv(env, "ER_HOUSTON_USERNAME"),
+    password: pickEnv(env, "ER_HOUSTON_PASSWORD"),
+    cacheTtlMin: pickEnv(env, "ER_CACHE_TTL_MIN"),
+    disableCacheTtl: values["disable-cache-ttl"] === true ? "true" : pickEnv(env, "ER_DISABLE_CACHE_TTL"),
+    integrations: positionals[0],
+  };
+  const labels: Record<string, string> = {
+    debug: "ER_DEBUG",
+    bootstrapServers: "ER_BOOTSTRAP_SERVERS",
+    serverPort: "ER_SERVER_PORT",
+    groupId: "ER_KAFKA_GROUP_ID",
+    ingestionTopic: "ER_KAFKA_INGESTION_TOPIC",
+    sseUrl: "ER_SSE_URL",
+    flushTimeoutMs: "ER_KAFKA_PRODUCER_FLUSH_TIMEOUT_MS",
+    messageTimeoutMs: "ER_KAFKA_PRODUCER_MESSAGE_TIMOUT_MS",
+    maxRetries: "ER_MAX_RETRIES",
+    retryTopic: "ER_CLICKSTREAM_RETRY_TOPIC",
+    retryBucket: "ER_CLICKSTREAM_RETRY_S3_BUCKET",
+    retryPrefix: "CLICKSTREAM_RETRY_S3_PATH_PREFIX",
+    houstonUrl: "ER_HOUSTON_API_URL",
+    apiKey: "ER_HOUSTON_API_KEY",
+    username: "ER_HOUSTON_USERNAME",
+    password: "ER_HOUSTON_PASSWORD",
+    cacheTtlMin: "ER_CACHE_TTL_MIN",
+    disableCacheTtl: "ER_DISABLE_CACHE_TTL",
+    integrations: "mock integrations argument",
+  };
+  const c = parseConfig(schema, raw, labels);
+
+  let source: IntegrationSourceConfig;
+  if (mode === "mock") {
+    source = { kind: "static", integrations: c.integrations as IntegrationTarget[] };
+  } else {
+    const auth = c.apiKey !== undefined
+      ? { apiKey: c.apiKey }
+      : { username: c.username as string, password: c.password as string };
+    source = { kind: "houston", url: c.houstonUrl as string, auth };
+  }
+  let retryConfig: RouterConfig["retry"];
+  if (retry) {
+    const accessKeyId = pickEnv(env, "AWS_ACCESS_KEY_ID");
+    const secretAccessKey = pickEnv(env, "AWS_SECRET_ACCESS_KEY");
+    const sessionToken = pickEnv(env, "AWS_SESSION_TOKEN");
+    const prefix = c.retryPrefix?.replace(/^\/+|\/+$/g, "");
+    retryConfig = {
+      topic: c.retryTopic as string,
+      s3: {
+        bucket: c.retryBucket as string,
+        prefix: prefix === "" ? undefined : prefix,
+        region: pickEnv(env, "AWS_REGION", "AWS_DEFAULT_REGION") ?? "us-east-1",
+        endpoint: pickEnv(env, "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"),
+        credentials: accessKeyId !== undefined && secretAccessKey !== undefined
+          ? { accessKeyId, secretAccessKey, ...(sessionToken !== undefined ? { sessionToken } : {}) }
+          : undefined,
+      },
+    };
+  }
+  return {
+    debug: c.debug,
+    bootstrapServers: c.bootstrapServers,
+    serverPort: c.serverPort,
+    groupId: c.groupId,
+    ingestionTopic: c.ingestionTopic,
+    sseUrl: c.sseUrl,
+    flushTimeoutMs: c.flushTimeoutMs,
+    messageTimeoutMs: c.messageTimeoutMs,
+    maxRetries: c.maxRetries,
+    retry: retryConfig,
+    source,
+    cacheTtlMs: c.disableCacheTtl ? undefined : c.cacheTtlMin * 60_000,
+  };
+}

@@ -1,0 +1,72 @@
+import assert from "node:assert/strict";
+import { ManualClock } from "../clock.ts";
+import { silentLogger } from "../log.ts";
+import { FakeHouston } from "../../tests/_harness/houston.ts";
+import { ApiKeyToken, HoustonClient, HoustonError, jwtExpiry, LoginToken } from "./houston_client.ts";
+
+const SEGMENT = { name: "Segment", topic: "segment", enabled: true };
+const OFF = { name: "Off", topic: "off", enabled: false };
+
+Deno.test("HoustonClient looks up enabled integrations with the API key", async () => {
+  const houston = await FakeHouston.start({ apiKey: "key-1" });
+  try {
+    houston.setIntegrations("app-1", [SEGMENT, OFF]);
+    const client = new HoustonClient({ url: houston.url, tokens: new ApiKeyToken("key-1") });
+    assert.deepEqual(await client.lookup("app-1"), [{ name: "Segment", topic: "segment" }]);
+    assert.deepEqual(await client.lookup("unknown"), []);
+    // The app id is a JSON string literal, so quotes cannot break out of the query.
+    const evil = 'x") { secrets } sources(id: "y';
+    houston.setIntegrations(evil, [SEGMENT]);
+    assert.deepEqual(await client.lookup(evil), [{ name: "Segment", topic: "segment" }]);
+    assert.equal(houston.lookupsByApp.get(evil), 1);
+  } finally {
+    await houston.close();
+  }
+});
+
+Deno.test("HoustonClient treats 500, GraphQL errors, a wrong key and no server as failures", async () => {
+  const houston = await FakeHouston.start({ apiKey: "key-1" });
+  try {
+    houston.setDefault([SEGMENT]);
+    const client = new HoustonClient({ url: houston.url, tokens: new ApiKeyToken("key-1") });
+    houston.mode = "error500";
+    await assert.rejects(client.lookup("a"), /500/);
+    houston.mode = "graphqlError";
+    await assert.rejects(client.lookup("a"), /database unavailable/);
+    houston.mode = "ok";
+    const wrong = new HoustonClient({ url: houston.url, tokens: new ApiKeyToken("nope") });
+    await assert.rejects(wrong.lookup("a"), (e) => e instanceof HoustonError && e.unauthorized);
+    await houston.down();
+    await assert.rejects(client.lookup("a"), /request to Houston failed/);
+  } finally {
+    await houston.close();
+  }
+});
+
+Deno.test("LoginToken logs in once, reuses the token, refreshes before exp and after a rejection", async () => {
+  const houston = await FakeHouston.start({ username: 'u"1', password: "p", tokenTtlSec: 3600 });
+  try {
+    houston.setDefault([SEGMENT]);
+    const clock = new ManualClock(Date.now());
+    const tokens = new LoginToken({ url: houston.url, username: 'u"1', password: "p", clock, logger: silentLogger });
+    const client = new HoustonClient({ url: houston.url, tokens });
+    await Promise.all([client.lookup("a"), client.lookup("b"), client.lookup("c")]);
+    assert.equal(houston.logins, 1);
+    const first = await tokens.token();
+    const exp = jwtExpiry(first);
+    assert.ok(exp !== undefined && exp > Date.now());
+    await clock.advance(3600_000 - 120_000);
+    await client.lookup("a");
+    assert.equal(houston.logins, 1);
+    await clock.advance(61_000); // within a minute of exp
+    await client.lookup("a");
+    assert.equal(houston.logins, 2);
+    houston.revokeTokens();
+    assert.deepEqual(await client.lookup("a"), [{ name: "Segment", topic: "segment" }]);
+    assert.equal(houston.logins, 3);
+    const bad = new LoginToken({ url: houston.url, username: "x", password: "y", clock, logger: silentLogger });
+    await assert.rejects(bad.token(), /bad credentials/);
+  } finally {
+    await houston.close();
+  }
+});

@@ -1,0 +1,211 @@
+/**
+ * The per-message pipeline of the ingestion topic: read the routing fields, find the app's integrations (waiting
+ * with backoff while Houston fails), produce the unchanged message to every integration the event does not opt out
+ * of, and resolve only when each produce is acknowledged or handed over to the retry lane. The consumer commits the
+ * offset only after that, so nothing is lost on a crash or rebalance.
+ * @module
+ */
+import type { Clock } from "../clock.ts";
+import type { Logger } from "../log.ts";
+import { errorMessage } from "../log.ts";
+import type { OutboundRecord } from "../kafka/producer.ts";
+import type { Counter } from "../metrics.ts";
+import { type ClickstreamEvent, type InvalidReason, parseEvent, wantsIntegration } from "./event.ts";
+import type { Integration } from "./houston_client.ts";
+import type { IntegrationCache } from "./integration_cache.ts";
+import { coordinates, type InboundMessage, outboundHeaders } from "./message.ts";
+import type { RouterMetrics } from "./metrics.ts";
+import type { RecordSender } from "./produce_batcher.ts";
+import { INVALID, type RetryLane, UNROUTED } from "./retry.ts";
+
+/** Backoff of a message waiting for Houston or for a failed produce without `--retry`. */
+const FIRST_BACKOFF_MS = 100;
+const MAX_BACKOFF_MS = 30_000;
+
+/** Options of {@link MessageRouter}. */
+export interface MessageRouterOptions {
+  cache: IntegrationCache;
+  sender: RecordSender;
+  metrics: RouterMetrics;
+  logger: Logger;
+  clock: Clock;
+  /** `ER_MAX_RETRIES`: failed lookups before a message goes to the retry lane (with `--retry`). */
+  maxRetries: number;
+  /** The retry lane when `--retry` is on. */
+  retry?: RetryLane;
+  /** Aborted at shutdown: waiting messages give up and stay uncommitted. */
+  signal: AbortSignal;
+}
+
+type ProducedChild = ReturnType<Counter<"appId" | "integration">["labels"]>;
+
+/**
+ * Routes ingestion messages. {@link MessageRouter.handle} is the consumer's handler.
+ *
+ * @example
+ * ```ts
+ * const router = new MessageRouter({ cache, sender: batcher, metrics, logger, clock, maxRetries: 2, signal });
+ * const consumer = new AckConsumer(kafka, { groupId, topics: [topic], logger, handle: (m) => router.handle(m) });
+ * ```
+ */
+export class MessageRouter {
+  readonly #o: MessageRouterOptions;
+  /** Labelled counter children, so the hot path does not hash label sets per record. */
+  readonly #produced = new Map<string, ProducedChild>();
+
+  constructor(opts: MessageRouterOptions) {
+    this.#o = opts;
+  }
+
+  /** Routes one message; resolves when it may be committed, rejects when it must not (shutdown). */
+  handle(msg: InboundMessage): Promise<void> {
+    const started = performance.now();
+    const m = this.#o.metrics;
+    m.consumed.inc();
+    const size = msg.value?.byteLength ?? 0;
+    m.bytesConsumed.inc(size);
+    const parsed = parseEvent(msg.value);
+    if (!parsed.ok) return this.#invalid(msg, parsed.reason);
+    const event = parsed.event;
+    const cached = this.#o.cache.peek(event.appId);
+    if (cached !== undefined) return this.#route(msg, event, cached, started);
+    return this.#lookup(msg, event).then((integrations) => {
+      if (integrations !== undefined) return this.#route(msg, event, integrations, started);
+    });
+  }
+
+  async #invalid(msg: InboundMessage, reason: InvalidReason): Promise<void> {
+    this.#o.metrics.invalid.inc({ reason });
+    if (this.#o.logger.debugEnabled) {
+      this.#o.logger.debug("message cannot be routed", {
+        reason,
+        topic: msg.topic,
+        partition: msg.partition,
+        offset: msg.offset,
+      });
+    }
+    if (this.#o.retry !== undefined) {
+      await this.#o.retry.deadLetter(INVALID, coordinates(msg), msg.value ?? new Uint8Array(), 0, reason);
+    }
+  }
+
+  /** The app's integrations, waiting with backoff while lookups fail; undefined once handed to the retry lane. */
+  async #lookup(msg: InboundMessage, event: ClickstreamEvent): Promise<Integration[] | undefined> {
+    let delay = FIRST_BACKOFF_MS;
+    let failures = 0;
+    for (;;) {
+      try {
+        return await this.#o.cache.get(event.appId);
+      } catch (err) {
+        failures++;
+        this.#o.metrics.lookupFailures.inc();
+        const retry = this.#o.retry;
+        if (retry !== undefined && failures >= Math.max(1, this.#o.maxRetries)) {
+          this.#o.logger.warn("integration lookup keeps failing, handing the message to the retry topic", {
+            appId: event.appId,
+            failures,
+            error: errorMessage(err),
+          });
+          await retry.handOver(msg, null, 0);
+          return undefined;
+        }
+        this.#o.logger.warn("integration lookup failed; message waits", {
+          appId: event.appId,
+          error: errorMessage(err),
+          delayMs: delay,
+        });
+        await this.#o.clock.sleep(delay, this.#o.signal);
+        delay = Math.min(delay * 2, MAX_BACKOFF_MS);
+      }
+    }
+  }
+
+  async #route(
+    msg: InboundMessage,
+    event: ClickstreamEvent,
+    integrations: Integration[],
+    started: number,
+  ): Promise<void> {
+    const m = this.#o.metrics;
+    if (integrations.length === 0) {
+      m.noIntegrations.inc();
+      if (this.#o.logger.debugEnabled) {
+        this.#o.logger.debug("app has no enabled integrations", {
+          appId: event.appId,
+          topic: msg.topic,
+          partition: msg.partition,
+          offset: msg.offset,
+        });
+      }
+      if (this.#o.retry !== undefined) {
+        const id = event.messageId ?? coordinates(msg);
+        await this.#o.retry.deadLetter(UNROUTED, id, msg.value!, 0, "app has no enabled integrations");
+      }
+      return;
+    }
+    const headers = outboundHeaders(msg.headers);
+    let targets: Integration[] = [];
+    let records: OutboundRecord[] = [];
+    for (const integration of integrations) {
+      if (!wantsIntegration(event.integrations, integration.name)) continue;
+      targets.push(integration);
+      records.push({ topic: integration.topic, key: msg.key, value: msg.value, headers });
+    }
+    // Every integration opted out: nothing to deliver, the message is done.
+    if (records.length === 0) return;
+    const size = msg.value?.byteLength ?? 0;
+    let delay = FIRST_BACKOFF_MS;
+    for (;;) {
+      const deliveries = await this.#o.sender.send(records);
+      const failedTargets: Integration[] = [];
+      const failedRecords: OutboundRecord[] = [];
+      const errors: string[] = [];
+      for (let i = 0; i < deliveries.length; i++) {
+        const d = deliveries[i]!;
+        const target = targets[i]!;
+        if (d.ok) {
+          this.#producedCounter(event.appId, target.name).inc();
+          m.bytesProduced.inc(size);
+        } else {
+          m.producedFailed.inc();
+          failedTargets.push(target);
+          failedRecords.push(records[i]!);
+          errors.push(errorMessage(d.error));
+        }
+      }
+      if (failedRecords.length === 0) break;
+      const retry = this.#o.retry;
+      if (retry !== undefined) {
+        if (this.#o.maxRetries === 0) {
+          const id = event.messageId ?? coordinates(msg);
+          await Promise.all(failedTargets.map((t, i) => retry.deadLetter(t.topic, id, msg.value!, 0, errors[i]!)));
+        } else {
+          await Promise.all(failedTargets.map((t) => retry.handOver(msg, t.topic, 0)));
+        }
+        break;
+      }
+      // Without a retry lane the message waits here until every integration has it; the offset stays uncommitted.
+      this.#o.logger.warn("produce failed; retrying", {
+        appId: event.appId,
+        topics: failedTargets.map((t) => t.topic),
+        error: errors[0],
+        delayMs: delay,
+      });
+      await this.#o.clock.sleep(delay, this.#o.signal);
+      delay = Math.min(delay * 2, MAX_BACKOFF_MS);
+      targets = failedTargets;
+      records = failedRecords;
+    }
+    m.routeSeconds.observe((performance.now() - started) / 1000);
+  }
+
+  #producedCounter(appId: string, integration: string): ProducedChild {
+    const key = appId + "\u0000" + integration;
+    let child = this.#produced.get(key);
+    if (child === undefined) {
+      child = this.#o.metrics.produced.labels(appId, integration);
+      this.#produced.set(key, child);
+    }
+    return child;
+  }
+}

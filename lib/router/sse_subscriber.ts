@@ -1,0 +1,149 @@
+/**
+ * Follows Houston's SSE broadcast: a `clickstream` event names an app whose integrations changed. Reconnects
+ * forever (1 s doubling to 30 s, or the server's `retry:`), resuming with `Last-Event-ID`, and reports each
+ * reconnect so entries cached before the gap can be treated as expired.
+ * @module
+ */
+import { z } from "zod";
+import type { Clock } from "../clock.ts";
+import type { Logger } from "../log.ts";
+import { errorMessage } from "../log.ts";
+import { readSseStream, type SseEvent } from "../sse.ts";
+import type { Fetch, TokenProvider } from "./houston_client.ts";
+
+const clickstreamData = z.object({ appId: z.string().min(1) });
+
+/** Options of {@link SseSubscriber}. */
+export interface SseSubscriberOptions {
+  url: string;
+  tokens: TokenProvider;
+  clock: Clock;
+  logger: Logger;
+  fetch?: Fetch;
+  /** An app's integrations changed. */
+  onClickstream(appId: string): void;
+  /** Connected after a gap that began at `disconnectedAt` (the subscriber's start for the first connection). */
+  onConnected?(disconnectedAt: number): void;
+  /** Any other event type (heartbeat, ...). */
+  onIgnored?(type: string): void;
+  /** First reconnect delay; default 1000 ms. */
+  initialBackoffMs?: number;
+  /** Longest reconnect delay; default 30000 ms. */
+  maxBackoffMs?: number;
+}
+
+/**
+ * The SSE client.
+ *
+ * @example
+ * ```ts
+ * const sse = new SseSubscriber({ url, tokens, clock, logger, onClickstream: (id) => cache.refresh(id) });
+ * sse.start();
+ * // ...
+ * await sse.stop();
+ * ```
+ */
+export class SseSubscriber {
+  readonly #o: SseSubscriberOptions;
+  readonly #abort = new AbortController();
+  #loop: Promise<void> | undefined;
+  #connected = false;
+  #lastEventId = "";
+  #serverRetryMs: number | undefined;
+  /** Number of successful connections so far. */
+  connections = 0;
+
+  constructor(opts: SseSubscriberOptions) {
+    this.#o = opts;
+  }
+
+  /** Whether a stream is open now. */
+  get connected(): boolean {
+    return this.#connected;
+  }
+
+  /** The last event id received (sent as `Last-Event-ID` on reconnect). */
+  get lastEventId(): string {
+    return this.#lastEventId;
+  }
+
+  /** Starts the connect/read/reconnect loop. */
+  start(): void {
+    this.#loop ??= this.#run();
+  }
+
+  /** Closes the stream and ends the loop. */
+  async stop(): Promise<void> {
+    this.#abort.abort(new Error("SSE subscriber stopped"));
+    await this.#loop;
+  }
+
+  async #run(): Promise<void> {
+    const signal = this.#abort.signal;
+    const initial = this.#o.initialBackoffMs ?? 1000;
+    const max = this.#o.maxBackoffMs ?? 30_000;
+    let backoff = initial;
+    let disconnectedAt = this.#o.clock.now();
+    while (!signal.aborted) {
+      try {
+        const token = await this.#o.tokens.token(signal);
+        const headers: Record<string, string> = { accept: "text/event-stream", authorization: token };
+        if (this.#lastEventId !== "") headers["last-event-id"] = this.#lastEventId;
+        const res = await (this.#o.fetch ?? fetch)(this.#o.url, { headers, signal });
+        if (res.status === 401 || res.status === 403) this.#o.tokens.rejected(token);
+        if (res.status !== 200 || res.body === null) {
+          await res.body?.cancel();
+          throw new Error(`SSE endpoint answered ${res.status}`);
+        }
+        this.#connected = true;
+        this.connections++;
+        backoff = initial;
+        this.#o.logger.info("SSE connected", { url: this.#o.url, lastEventId: this.#lastEventId || undefined });
+        this.#o.onConnected?.(disconnectedAt);
+        try {
+          this.#lastEventId = await readSseStream(res.body, {
+            onEvent: (e) => this.#event(e),
+            onRetry: (ms) => this.#serverRetryMs = ms,
+          }, this.#lastEventId);
+        } finally {
+          this.#connected = false;
+          disconnectedAt = this.#o.clock.now();
+        }
+        if (!signal.aborted) this.#o.logger.warn("SSE stream ended; reconnecting");
+      } catch (err) {
+        if (signal.aborted) break;
+        this.#o.logger.warn("SSE connection failed", { url: this.#o.url, error: errorMessage(err) });
+      }
+      if (signal.aborted) break;
+      const delay = this.#serverRetryMs ?? backoff;
+      backoff = Math.min(backoff * 2, max);
+      try {
+        await this.#o.clock.sleep(delay, signal);
+      } catch {
+        break;
+      }
+    }
+  }
+
+  #event(e: SseEvent): void {
+    // readSseStream reports the id at the end; keep it current so a cut mid-stream resumes from the last event.
+    this.#lastEventId = e.lastEventId;
+    if (e.type !== "clickstream") {
+      if (this.#o.logger.debugEnabled) this.#o.logger.debug("SSE event ignored", { type: e.type });
+      this.#o.onIgnored?.(e.type);
+      return;
+    }
+    let data: unknown;
+    try {
+      data = JSON.parse(e.data);
+    } catch {
+      data = undefined;
+    }
+    const parsed = clickstreamData.safeParse(data);
+    if (!parsed.success) {
+      this.#o.logger.warn("SSE clickstream event without an appId", { data: e.data.slice(0, 200) });
+      return;
+    }
+    this.#o.onClickstream(parsed.data.appId);
+  }
+}
