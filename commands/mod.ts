@@ -3,8 +3,10 @@
  * @module
  */
 import type { Command } from "./command.ts";
+import { mockCommand } from "./mock.ts";
+import { startCommand } from "./start.ts";
 import { httpBrokerCommand } from "./receiver/httpbroker.ts";
 import { kclProxyCommand } from "./kcl_proxy.ts";
 
 /** Registered subcommands. */
-export const commands: Command[] = [httpBrokerCommand, kclProxyCommand];
+export const commands: Command[] = [startCommand, mockCommand, httpBrokerCommand, kclProxyCommand];

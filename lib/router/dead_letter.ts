@@ -32,7 +32,6 @@ export function deadLetterKey(prefix: string | undefined, integration: string, m
 
 /** S3 user metadata must be printable ASCII; keep the error readable but bounded. */
 function metadataValue(s: string): string {
-  // deno-lint-ignore no-control-regex
   return s.replace(/[^\x20-\x7e]/g, "?").slice(0, 1024);
 }
 

@@ -1,0 +1,263 @@
+/**
+ * Wires the clickstream router together from its config: Kafka clients, Houston (or `mock`'s fixed list), the
+ * integration cache, SSE, the retry lane, metrics and the HTTP handler. Commands and `dev` run it; it never reads
+ * the environment or installs signal handlers itself.
+ * @module
+ */
+import type { Clock } from "../clock.ts";
+import { systemClock } from "../clock.ts";
+import type { RouterConfig } from "../config/router.ts";
+import { createKafka } from "../kafka/client.ts";
+import { AckConsumer } from "../kafka/consumer.ts";
+import { DeliveryProducer } from "../kafka/producer.ts";
+import type { Logger } from "../log.ts";
+import { errorMessage } from "../log.ts";
+import { createRegistry, type Registry } from "../metrics.ts";
+import { type DeadLetterStore, S3DeadLetters } from "./dead_letter.ts";
+import {
+  ApiKeyToken,
+  type Fetch,
+  HoustonClient,
+  type IntegrationSource,
+  LoginToken,
+  StaticIntegrationSource,
+  type TokenProvider,
+} from "./houston_client.ts";
+import { routerHandler } from "./http.ts";
+import { IntegrationCache } from "./integration_cache.ts";
+import { createRouterMetrics, type RouterMetrics } from "./metrics.ts";
+import { ProduceBatcher } from "./produce_batcher.ts";
+import { RetryLane } from "./retry.ts";
+import { MessageRouter } from "./router.ts";
+import { SseSubscriber } from "./sse_subscriber.ts";
+
+/** What the caller provides besides the config. */
+export interface RouterDeps {
+  logger: Logger;
+  clock?: Clock;
+  registry?: Registry;
+  /** fetch used for Houston and SSE (default: the global one). */
+  fetch?: Fetch;
+  /** Replaces the S3 dead-letter store (tests may pass their own real store). */
+  deadLetters?: DeadLetterStore;
+  /** Messages routed concurrently per consumer; default 1000. */
+  concurrency?: number;
+  /** kafkajs client id; default `event-router`. */
+  clientId?: string;
+}
+
+/** An input offset left uncommitted at shutdown. */
+export interface PendingOffset {
+  topic: string;
+  partition: number;
+  offset: string;
+}
+
+/** A running router. */
+export interface RunningRouter {
+  handler: (req: Request) => Promise<Response>;
+  /** Readiness per dependency (`consumer` joined its group, and `retryConsumer` with `--retry`). */
+  ready(): Record<string, boolean>;
+  cache: IntegrationCache;
+  metrics: RouterMetrics;
+  registry: Registry;
+  /**
+   * Stops intake, lets in-flight messages finish for up to `deadlineMs` (default `ER_KAFKA_PRODUCER_FLUSH_TIMEOUT_MS`),
+   * and returns the offsets that were left uncommitted (they will be consumed again).
+   */
+  stop(deadlineMs?: number): Promise<{ pending: PendingOffset[] }>;
+}
+
+/**
+ * Starts the router and resolves once the Kafka clients are connected and the consumers are started.
+ *
+ * @example
+ * ```ts
+ * const router = await startRouter(loadRouterConfig(args, env, "start"), { logger });
+ * // serve router.handler ...
+ * const { pending } = await router.stop();
+ * ```
+ */
+export async function startRouter(config: RouterConfig, deps: RouterDeps): Promise<RunningRouter> {
+  const logger = deps.logger;
+  const clock = deps.clock ?? systemClock;
+  const registry = deps.registry ?? createRegistry();
+  const metrics = createRouterMetrics(registry);
+  const stopping = new AbortController();
+
+  let tokens: TokenProvider | undefined;
+  let source: IntegrationSource;
+  if (config.source.kind === "static") {
+    source = new StaticIntegrationSource(config.source.integrations);
+  } else {
+    const auth = config.source.auth;
+    tokens = "apiKey" in auth ? new ApiKeyToken(auth.apiKey) : new LoginToken({
+      url: config.source.url,
+      username: auth.username,
+      password: auth.password,
+      clock,
+      logger: logger.child({ component: "houston" }),
+      fetch: deps.fetch,
+    });
+    source = new HoustonClient({ url: config.source.url, tokens, fetch: deps.fetch });
+  }
+  const cache = new IntegrationCache({
+    source,
+    clock,
+    logger: logger.child({ component: "integration-cache" }),
+    ttlMs: config.cacheTtlMs,
+    events: {
+      miss: () => metrics.cacheMiss.inc(),
+      update: () => metrics.cacheUpdate.inc(),
+      staleServed: () => metrics.cacheStale.inc(),
+    },
+  });
+
+  const kafka = createKafka({
+    brokers: config.bootstrapServers,
+    clientId: deps.clientId ?? "event-router",
+    logger,
+    requestTimeoutMs: config.messageTimeoutMs,
+  });
+  const producer = new DeliveryProducer(kafka, { logger, timeoutMs: config.messageTimeoutMs });
+  await producer.connect();
+  const batcher = new ProduceBatcher(producer);
+
+  let deadLetters: DeadLetterStore | undefined;
+  let retryLane: RetryLane | undefined;
+  if (config.retry !== undefined) {
+    deadLetters = deps.deadLetters ?? new S3DeadLetters(config.retry.s3);
+    retryLane = new RetryLane({
+      topic: config.retry.topic,
+      maxRetries: config.maxRetries,
+      sender: batcher,
+      deadLetters,
+      cache,
+      metrics,
+      logger: logger.child({ component: "retry" }),
+      clock,
+      signal: stopping.signal,
+    });
+  }
+  const router = new MessageRouter({
+    cache,
+    sender: batcher,
+    metrics,
+    logger: logger.child({ component: "router" }),
+    clock,
+    maxRetries: config.maxRetries,
+    retry: retryLane,
+    signal: stopping.signal,
+  });
+
+  const concurrency = deps.concurrency ?? 1000;
+  const consumer = new AckConsumer(kafka, {
+    groupId: config.groupId,
+    topics: [config.ingestionTopic],
+    fromBeginning: true,
+    logger,
+    clock,
+    concurrency,
+    partitionsConsumedConcurrently: 8,
+    handle: (msg) => router.handle(msg),
+  });
+  let retryConsumer: AckConsumer | undefined;
+  if (retryLane !== undefined && config.retry !== undefined) {
+    const lane = retryLane;
+    retryConsumer = new AckConsumer(kafka, {
+      groupId: `${config.groupId}-retry`,
+      topics: [config.retry.topic],
+      fromBeginning: true,
+      logger,
+      clock,
+      concurrency,
+      handle: (msg) => lane.handle(msg),
+    });
+  }
+
+  let sse: SseSubscriber | undefined;
+  if (config.sseUrl !== undefined && tokens !== undefined) {
+    sse = new SseSubscriber({
+      url: config.sseUrl,
+      tokens,
+      clock,
+      logger: logger.child({ component: "sse" }),
+      fetch: deps.fetch,
+      onClickstream: (appId) => {
+        metrics.sseClickstream.inc();
+        cache.refresh(appId).catch((err) =>
+          logger.warn("refresh after SSE clickstream event failed", { appId, error: errorMessage(err) })
+        );
+      },
+      onConnected: (since) => {
+        const expired = cache.expireOlderThan(since);
+        if (expired > 0) logger.info("SSE reconnected; cached entries from before the gap expired", { expired });
+      },
+      onIgnored: (type) => metrics.sseIgnored.inc({ type }),
+    });
+    sse.start();
+  }
+
+  try {
+    await consumer.start();
+    await retryConsumer?.start();
+  } catch (err) {
+    stopping.abort();
+    await sse?.stop();
+    await consumer.stop({ deadlineMs: 0 }).catch(() => {});
+    await retryConsumer?.stop({ deadlineMs: 0 }).catch(() => {});
+    await producer.disconnect().catch(() => {});
+    deadLetters?.close();
+    throw err;
+  }
+  logger.info("router started", {
+    ingestionTopic: config.ingestionTopic,
+    groupId: config.groupId,
+    retry: config.retry !== undefined,
+    sse: sse !== undefined,
+    source: config.source.kind,
+  });
+
+  const ready = () => {
+    const checks: Record<string, boolean> = { consumer: consumer.ready };
+    if (retryConsumer !== undefined) checks["retryConsumer"] = retryConsumer.ready;
+    return checks;
+  };
+
+  let stopped: Promise<{ pending: PendingOffset[] }> | undefined;
+  const stop = (deadlineMs = config.flushTimeoutMs) => {
+    stopped ??= (async () => {
+      // Messages still waiting (Houston backoff, retry delays) when the deadline passes give up uncommitted.
+      const timer = clock.setTimeout(() => stopping.abort(new Error("shutdown deadline passed")), deadlineMs);
+      const [main, retried] = await Promise.all([
+        consumer.stop({ deadlineMs }),
+        retryConsumer?.stop({ deadlineMs }) ?? Promise.resolve({ pending: [] }),
+      ]);
+      clock.clearTimeout(timer);
+      stopping.abort(new Error("router stopped"));
+      await sse?.stop();
+      await batcher.drain();
+      await producer.disconnect().catch((err) =>
+        logger.warn("producer disconnect failed", { error: errorMessage(err) })
+      );
+      deadLetters?.close();
+      const pending = [...main.pending, ...retried.pending];
+      if (pending.length > 0) {
+        logger.warn("shutdown left messages unfinished; their offsets were not committed", { pending });
+      } else {
+        logger.info("router stopped; every consumed message was routed and committed");
+      }
+      return { pending };
+    })();
+    return stopped;
+  };
+
+  return {
+    handler: routerHandler({ registry, cache, ready }),
+    ready,
+    cache,
+    metrics,
+    registry,
+    stop,
+  };
+}
