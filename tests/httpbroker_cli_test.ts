@@ -1,0 +1,170 @@
+/**
+ * `event-router receiver httpbroker` as a real process with real timers against a real redis-server (the wiring
+ * end to end), and its flag handling (every invalid value listed, exit 2).
+ * @module
+ */
+import assert from "node:assert/strict";
+import { Redis } from "ioredis";
+import { main } from "../main.ts";
+import { httpBrokerCommand, parseHttpBrokerArgs } from "../commands/receiver/httpbroker.ts";
+import { startRedis } from "./_harness/redis.ts";
+import { freePort } from "./_harness/ports.ts";
+import { waitUntil } from "./_harness/wait.ts";
+
+Deno.test("httpbroker flags: every invalid value listed at once, exit 2", async () => {
+  let err = "";
+  const code = await main(
+    [
+      "receiver",
+      "httpbroker",
+      "--port",
+      "http",
+      "--interval",
+      "0s",
+      "--flapjack-version",
+      "3",
+      "--database=-1",
+      "--server",
+      "nohost",
+      "--log-format",
+      "xml",
+    ],
+    {},
+    { out: () => {}, err: (t) => err += t },
+    [httpBrokerCommand],
+  );
+  assert.equal(code, 2);
+  for (const flag of ["--port", "--interval", "--flapjack-version", "--database", "--server", "--log-format"]) {
+    assert.match(err, new RegExp(`${flag}: `), `${flag} reported in:\n${err}`);
+  }
+  assert.match(err, /6 problems/);
+  const unknown = await main(["receiver", "httpbroker", "--intervall", "5s"], {}, {
+    out: () => {},
+    err: (t) => err = t,
+  }, [httpBrokerCommand]);
+  assert.equal(unknown, 2);
+  assert.match(err, /unknown flag: --intervall[\s\S]*--interval/);
+});
+
+Deno.test("httpbroker flags: defaults, port forms, PORT env", () => {
+  const d = parseHttpBrokerArgs([], {});
+  assert.ok(d !== "version");
+  assert.deepEqual(
+    [d.listen, d.server, d.database, d.intervalMs, d.queue, d.flapjackVersion, d.persist, d.debug, d.logFormat],
+    [{ hostname: "0.0.0.0", port: 3090 }, "localhost:6380", 0, 10_000, "events", 2, true, false, "text"],
+  );
+  const colon = parseHttpBrokerArgs(["--port", ":3091", "--no-persist", "--debug"], {});
+  assert.ok(colon !== "version");
+  assert.deepEqual(colon.listen, { hostname: "0.0.0.0", port: 3091 });
+  assert.equal(colon.persist, false);
+  const hostPort = parseHttpBrokerArgs(["--port=127.0.0.1:4000", "--interval=1m30s"], { PORT: "5000" });
+  assert.ok(hostPort !== "version");
+  assert.deepEqual(hostPort.listen, { hostname: "127.0.0.1", port: 4000 });
+  assert.equal(hostPort.intervalMs, 90_000);
+  const env = parseHttpBrokerArgs([], { PORT: "5000" });
+  assert.ok(env !== "version");
+  assert.equal(env.listen.port, 5000);
+  assert.equal(parseHttpBrokerArgs(["--version"], {}), "version");
+});
+
+Deno.test("httpbroker end to end with real timers: a real process submits ok, then UNKNOWN after the ttl", async () => {
+  const redis = await startRedis();
+  const reader = new Redis({ host: "127.0.0.1", port: redis.port });
+  const port = freePort();
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      new URL("../main.ts", import.meta.url).pathname,
+      "receiver",
+      "httpbroker",
+      "--port",
+      `127.0.0.1:${port}`,
+      "--server",
+      `127.0.0.1:${redis.port}`,
+      "--interval",
+      "500ms",
+      "--debug",
+    ],
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  let logs = "";
+  const collecting = (async () => {
+    for await (const chunk of child.stderr.pipeThrough(new TextDecoderStream())) logs += chunk;
+  })();
+  let killed = false;
+  try {
+    const url = `http://127.0.0.1:${port}`;
+    await waitUntil(
+      async () => {
+        try {
+          const r = await fetch(`${url}/ready`);
+          await r.body?.cancel();
+          return r.status === 200;
+        } catch {
+          return false;
+        }
+      },
+      30_000,
+      "the broker process to be ready",
+      100,
+    );
+
+    const res = await fetch(`${url}/state`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ entity: "foo-app-01", check: "PING", state: "OK", tags: "apps", ttl: 1 }),
+    });
+    assert.equal(res.status, 200);
+    const text = await res.text();
+    assert.match(text, /^Caching state: \{"entity":"foo-app-01","check":"PING","type":"service","state":"ok"/);
+    const postedAt = JSON.parse(text.slice("Caching state: ".length)).time as number;
+
+    const seen: Array<Record<string, unknown>> = [];
+    await waitUntil(
+      async () => {
+        for (;;) {
+          const v = await reader.rpop("events");
+          if (v === null) break;
+          seen.push(JSON.parse(v));
+        }
+        return seen.some((e) => e.state === "unknown");
+      },
+      15_000,
+      "an UNKNOWN event after the 1 s ttl",
+      100,
+    );
+    const ok = seen.filter((e) => e.state === "ok");
+    const stale = seen.find((e) => e.state === "unknown") as Record<string, unknown>;
+    assert.ok(ok.length >= 1, "ok submitted before the ttl ran out");
+    const elapsed = (stale.time as number) - postedAt;
+    assert.ok(elapsed >= 2);
+    assert.equal(stale.summary, `httpbroker: Cached state is stale (${elapsed}s old, should be < 1s)`);
+    assert.deepEqual(stale.tags, ["apps"]);
+    assert.ok(await reader.llen("events_actions") >= seen.length);
+
+    child.kill("SIGTERM");
+    killed = true;
+    const status = await child.status;
+    await collecting;
+    assert.equal(status.code, 0, logs);
+    assert.match(logs, /^\d{4}\/\d\d\/\d\d \d\d:\d\d:\d\d Booting with config: \{Port:127\.0\.0\.1:\d+ Server:127/m);
+    assert.match(logs, / Number of cached states: 1\n/);
+    assert.match(logs, / Sending event data for foo-app-01:PING\n/);
+    assert.match(logs, / State for foo-app-01:PING is stale\. Sending UNKNOWN\.\n/);
+    assert.match(logs, / Caching state: \{"entity":"foo-app-01"/);
+    // Persisted at shutdown and the lease given up.
+    assert.equal(await reader.hexists("events:httpbroker:states", "foo-app-01:PING"), 1);
+    assert.equal(await reader.exists("events:httpbroker:leader"), 0);
+  } finally {
+    if (!killed) {
+      child.kill("SIGKILL");
+      await child.status;
+      await collecting;
+    }
+    reader.disconnect();
+    await redis.stop();
+  }
+});
