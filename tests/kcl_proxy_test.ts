@@ -60,6 +60,7 @@ interface FixtureOptions {
   partitions?: number;
   webhookAllowedHosts?: string[];
   maxBodyBytes?: number;
+  shutdownTimeoutMs?: number;
 }
 
 async function startFixture(opts: FixtureOptions = {}): Promise<Fixture> {
@@ -75,7 +76,7 @@ async function startFixture(opts: FixtureOptions = {}): Promise<Fixture> {
     maxBodyBytes: opts.maxBodyBytes ?? 1_048_576,
     dedupWindowMs: opts.dedupWindowMs ?? 600_000,
     webhookAllowedHosts: opts.webhookAllowedHosts,
-    shutdownTimeoutMs: 10_000,
+    shutdownTimeoutMs: opts.shutdownTimeoutMs ?? 10_000,
     debug: false,
     lowBuffer: 10_000,
     normalBuffer: 50_000,
@@ -236,6 +237,9 @@ Deno.test(
       const got = await f.read(10);
       assert.equal(got.filter((m) => m.headers["kcl-priority"] === "low").length, 5);
       assert.equal(got.filter((m) => m.headers["kcl-priority"] === "normal").length, 5);
+      const late = await f.post(event(1, { priority: 35 }));
+      assert.equal(late.status, 503, "new requests are refused once shutdown began");
+      assert.equal(late.json.error_code, 50302);
     } finally {
       await f.close();
     }
@@ -442,3 +446,28 @@ Deno.test(
     }
   },
 );
+
+Deno.test("shutdown with the cluster unreachable reports every unproduced event via webhook", kafkaTest, async () => {
+  const f = await startFixture({ shutdownTimeoutMs: 1500, producerRetries: 1 });
+  await using hooks = await startWebhookServer({ secret: WEBHOOK_SECRET });
+  try {
+    const headers = { "kcl-webhook-url": `${hooks.url}/down` };
+    const res = await f.post([
+      event(1, { priority: 2, requestId: "sd-low" }),
+      event(2, { priority: 12, requestId: "sd-normal" }),
+      event(3, { priority: 22, requestId: "sd-high" }),
+    ], headers);
+    assert.equal(res.status, 202);
+    f.cluster.setBrokerDown(-1);
+    await new Promise((r) => setTimeout(r, 300)); // the high batch is now in flight against dead brokers
+    const report = await f.proxy.stop();
+    assert.equal(report.flushed, false);
+    await hooks.waitForCalls(1, 10_000);
+    const ids = hooks.calls.flatMap((c) => (c.json as Body).failures.map((x: Body) => x.requestId)).sort();
+    assert.deepEqual(ids, ["sd-high", "sd-low", "sd-normal"]);
+    assert.ok(hooks.calls.every((c) => c.signatureValid === true));
+  } finally {
+    f.cluster.setBrokerUp(-1);
+    await f.close();
+  }
+});

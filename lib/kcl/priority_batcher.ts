@@ -64,6 +64,8 @@ class ClassBuffer {
   timer: TimerId | undefined;
   inFlight = 0;
   readonly sends = new Set<Promise<void>>();
+  /** Batches handed to the producer and not answered yet. */
+  readonly batches = new Set<BufferedEvent[]>();
   constructor(readonly cls: BatchedClass, readonly limits: ClassLimits) {}
   get pending(): number {
     return this.buffer.length + this.inFlight;
@@ -84,6 +86,7 @@ export class PriorityBatcher {
   readonly #opts: PriorityBatcherOptions;
   readonly #classes: Record<BatchedClass, ClassBuffer>;
   readonly #log: Logger;
+  readonly #abandoned = new WeakSet<BufferedEvent[]>();
 
   constructor(opts: PriorityBatcherOptions) {
     this.#opts = opts;
@@ -147,6 +150,22 @@ export class PriorityBatcher {
     return out;
   }
 
+  /**
+   * Gives up on every batch still in flight (after a shutdown deadline) and returns its events so the caller can
+   * report them; a late answer for such a batch is then ignored instead of being reported twice.
+   */
+  abandonInFlight(): BufferedEvent[] {
+    const out: BufferedEvent[] = [];
+    for (const c of Object.values(this.#classes)) {
+      for (const batch of c.batches) {
+        this.#abandoned.add(batch);
+        out.push(...batch);
+      }
+      c.batches.clear();
+    }
+    return out;
+  }
+
   /** Events whose send is still in progress, by class. */
   inFlight(): number {
     let n = 0;
@@ -171,6 +190,7 @@ export class PriorityBatcher {
     const batch = c.buffer;
     c.buffer = [];
     c.inFlight += batch.length;
+    c.batches.add(batch);
     const records = new Array<OutboundRecord>(batch.length);
     for (let i = 0; i < batch.length; i++) records[i] = batch[i]!.rec.record;
     const started = performance.now();
@@ -183,12 +203,14 @@ export class PriorityBatcher {
         metrics?.produceSeconds.labels(c.cls).observe((performance.now() - started) / 1000);
         c.inFlight -= batch.length;
         c.sends.delete(send);
+        c.batches.delete(batch);
         this.#gauge(c);
       });
     c.sends.add(send);
   }
 
   #settle(c: ClassBuffer, batch: BufferedEvent[], deliveries: Delivery[]): void {
+    if (this.#abandoned.has(batch)) return;
     let failed: FailedEvent[] | undefined;
     let produced: BufferedEvent[] | undefined;
     for (let i = 0; i < batch.length; i++) {

@@ -12,6 +12,7 @@ import type { UserEvent } from "./user_event.ts";
 export interface EventRecord {
   record: OutboundRecord;
   clientId: string;
+  priority: PriorityClass;
   requestId?: string;
   /** The value as an object, for failure webhooks. */
   value: Record<string, unknown>;
@@ -71,7 +72,7 @@ export class RecordBuilder {
       value: JSON.stringify(value),
       headers,
     };
-    const out: EventRecord = { record, clientId: ctx.clientId, value };
+    const out: EventRecord = { record, clientId: ctx.clientId, priority: cls, value };
     if (event.requestId !== undefined) out.requestId = event.requestId;
     return out;
   }

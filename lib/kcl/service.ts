@@ -104,12 +104,12 @@ export async function startKclProxy(config: KclProxyConfig, deps: KclProxyDeps):
     backoffMs: deps.webhookBackoffMs,
   });
 
-  const reportUnproduced = (cls: string, events: FailedEvent[]) => {
+  const reportUnproduced = (status: "failed" | "unproduced", events: FailedEvent[]) => {
     const reports: FailureReport[] = [];
     let unreported = 0;
     for (const e of events) {
       const rec = e.rec;
-      metrics.events.labels(rec.clientId, cls, "failed").inc();
+      metrics.events.labels(rec.clientId, rec.priority, status).inc();
       // Not on Kafka: the client's retry with the same requestId must not be a duplicate.
       if (rec.requestId !== undefined) dedup.release(rec.clientId, rec.requestId);
       if (e.webhookUrl === undefined) {
@@ -125,7 +125,7 @@ export async function startKclProxy(config: KclProxyConfig, deps: KclProxyDeps):
       reports.push(report);
     }
     if (unreported > 0) {
-      logger.error("events not produced and no webhook to report them to", { priority: cls, events: unreported });
+      logger.error("events not produced and no webhook to report them to", { events: unreported });
     }
     if (reports.length > 0) notifier.report(reports);
   };
@@ -141,7 +141,7 @@ export async function startKclProxy(config: KclProxyConfig, deps: KclProxyDeps):
       normal: { capacity: config.normalBuffer, ...deps.limits?.normal },
       high: { capacity: config.normalBuffer, ...deps.limits?.high },
     },
-    onFailed: reportUnproduced,
+    onFailed: (_cls, failed) => reportUnproduced("failed", failed),
     onProduced: (cls, events: BufferedEvent[]) => {
       for (const e of events) metrics.events.labels(e.rec.clientId, cls, "produced").inc();
     },
@@ -184,16 +184,23 @@ export async function startKclProxy(config: KclProxyConfig, deps: KclProxyDeps):
       );
       let unproduced = 0;
       if (!drained.done) {
-        // Whatever is still buffered will not make it; in-flight sends fail when the producer disconnects and are
-        // reported through the batcher's failure path.
-        const left = batcher.takeBuffered();
-        unproduced = left.length + batcher.inFlight();
-        reportUnproduced("shutdown", left.map((e) => ({ ...e, error: "not produced before shutdown timeout" })));
+        // Past the deadline nothing more is waited for: buffered events were never sent and in-flight batches are
+        // unconfirmed; both are reported now, as the process is about to exit.
+        const left = batcher.takeBuffered().map((e) => ({ ...e, error: "not produced before shutdown timeout" }));
+        const unconfirmed = batcher.abandonInFlight().map((e) => ({
+          ...e,
+          error: "produce not acknowledged before shutdown timeout (may or may not be on Kafka)",
+        }));
+        unproduced = left.length + unconfirmed.length;
+        reportUnproduced("unproduced", [...left, ...unconfirmed]);
         logger.error("shutdown timeout: events not produced", { events: unproduced });
       }
-      await Promise.allSettled([batchedProducer.disconnect(), immediateProducer.disconnect()]);
-      // Give in-flight sends that failed on disconnect a moment to hand over their failures.
-      if (!drained.done) await withDeadline(batcher.flushAll(), 1000, clock);
+      // Disconnecting may hang while a broker is unreachable; the webhooks below matter more.
+      await withDeadline(
+        Promise.allSettled([batchedProducer.disconnect(), immediateProducer.disconnect()]),
+        drained.done ? config.shutdownTimeoutMs : 1000,
+        clock,
+      );
       const webhooks = await withDeadline(notifier.idle(), Math.max(1000, config.shutdownTimeoutMs), clock);
       if (!webhooks.done) logger.error("failure webhooks still pending at exit", { calls: notifier.pending });
       logger.info("stopped", { flushed: drained.done, unproduced });
