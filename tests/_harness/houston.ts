@@ -4,6 +4,8 @@
  * failure switches, and the SSE `/broadcast` stream a test can push `clickstream` events into and cut.
  * @module
  */
+import type { RouterConfig } from "../../lib/config/router.ts";
+import type { Registry } from "../../lib/metrics.ts";
 import { formatSseEvent } from "../../lib/sse.ts";
 
 /** One integration as Houston reports it. */
@@ -230,4 +232,70 @@ export class FakeHouston {
     });
     return new Response(stream, { headers: { "content-type": "text/event-stream", "cache-control": "no-cache" } });
   }
+}
+
+/** What {@link routerTestConfig} needs to point a router at test servers. */
+export interface RouterTestSetup {
+  bootstrap: string;
+  ingestionTopic: string;
+  groupId: string;
+  /** Houston to look integrations up in; omit for `mock`'s fixed list. */
+  houston?: FakeHouston;
+  apiKey?: string;
+  login?: { username: string; password: string };
+  /** Fixed integrations (`mock`) when no Houston is given. */
+  integrations?: { name: string; topic: string }[];
+  sse?: boolean;
+  retry?: { topic: string; bucket: string; prefix?: string; endpoint: string };
+  maxRetries?: number;
+  cacheTtlMs?: number;
+  flushTimeoutMs?: number;
+  messageTimeoutMs?: number;
+}
+
+/** A {@link RouterConfig} for tests (what `loadRouterConfig` would build from the equivalent env). */
+export function routerTestConfig(s: RouterTestSetup): RouterConfig {
+  return {
+    debug: false,
+    bootstrapServers: s.bootstrap.split(","),
+    serverPort: 0,
+    groupId: s.groupId,
+    ingestionTopic: s.ingestionTopic,
+    sseUrl: s.sse && s.houston ? s.houston.sseUrl : undefined,
+    flushTimeoutMs: s.flushTimeoutMs ?? 5000,
+    messageTimeoutMs: s.messageTimeoutMs ?? 5000,
+    maxRetries: s.maxRetries ?? 2,
+    retry: s.retry === undefined ? undefined : {
+      topic: s.retry.topic,
+      s3: {
+        bucket: s.retry.bucket,
+        prefix: s.retry.prefix,
+        region: "us-east-1",
+        endpoint: s.retry.endpoint,
+        credentials: { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" },
+      },
+    },
+    source: s.houston === undefined ? { kind: "static", integrations: s.integrations ?? [] } : {
+      kind: "houston",
+      url: s.houston.url,
+      auth: s.login ?? { apiKey: s.apiKey ?? s.houston.opts.apiKey ?? "" },
+    },
+    cacheTtlMs: s.cacheTtlMs,
+  };
+}
+
+/** The value of a counter (summed over label sets matching `labels`). */
+export async function metricValue(registry: Registry, name: string, labels: Record<string, string> = {}) {
+  const metric = registry.getSingleMetric(name) ?? registry.getSingleMetric(name.replace(/_(count|sum)$/, ""));
+  if (metric === undefined) throw new Error(`no metric ${name}`);
+  const { values } = await metric.get();
+  let sum = 0;
+  for (const v of values) {
+    const l = v.labels as Record<string, unknown>;
+    // Histograms report _bucket/_sum/_count series; `name` may pick one of them.
+    const series = (v as { metricName?: string }).metricName;
+    if (series !== undefined && series !== name) continue;
+    if (Object.entries(labels).every(([k, want]) => String(l[k]) === want)) sum += v.value;
+  }
+  return sum;
 }
