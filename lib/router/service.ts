@@ -42,6 +42,8 @@ export interface RouterDeps {
   deadLetters?: DeadLetterStore;
   /** Messages routed concurrently per consumer; default 1000. */
   concurrency?: number;
+  /** kafkajs retries of a failed produce before it counts as failed (default kafkajs' 5). */
+  producerRetries?: number;
   /** kafkajs client id; default `event-router`. */
   clientId?: string;
 }
@@ -119,7 +121,11 @@ export async function startRouter(config: RouterConfig, deps: RouterDeps): Promi
     logger,
     requestTimeoutMs: config.messageTimeoutMs,
   });
-  const producer = new DeliveryProducer(kafka, { logger, timeoutMs: config.messageTimeoutMs });
+  const producer = new DeliveryProducer(kafka, {
+    logger,
+    timeoutMs: config.messageTimeoutMs,
+    retries: deps.producerRetries,
+  });
   await producer.connect();
   const batcher = new ProduceBatcher(producer);
 
