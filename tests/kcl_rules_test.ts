@@ -298,3 +298,19 @@ Deno.test("config: flags win over env, every problem listed at once", () => {
     assert.equal(e.problems.length, 4);
   }
 });
+
+Deno.test("batches due while two sends run wait and leave together with the next send", async () => {
+  const { sender, batcher } = setup();
+  sender.hold = true;
+  for (let i = 0; i < 400; i++) batcher.add("normal", buffered(i));
+  assert.equal(sender.sends.length, 2, "two sends at once");
+  assert.equal(batcher.pending("normal"), 400);
+  sender.releaseAll();
+  await new Promise((r) => setTimeout(r, 0));
+  assert.equal(sender.sends.length, 3);
+  assert.equal(sender.sends[2]!.length, 200, "the two waiting batches travel as one");
+  const done = batcher.flushAll();
+  sender.releaseAll();
+  await done;
+  assert.equal(batcher.pending("normal"), 0);
+});

@@ -59,9 +59,22 @@ export interface PriorityBatcherOptions {
   onProduced?: (cls: BatchedClass, events: BufferedEvent[]) => void;
 }
 
+/**
+ * Sends per class that may run at once. Batches that become due while this many are running wait in `ready` and
+ * leave together with the next send, so under load kafkajs gets fewer, larger produce requests (its per-request
+ * cost dominates) instead of a pile of concurrent 100-record ones.
+ */
+const MAX_SENDS_PER_CLASS = 2;
+/** Largest coalesced send. */
+const MAX_EVENTS_PER_SEND = 5000;
+
 class ClassBuffer {
   buffer: BufferedEvent[] = [];
+  /** Flushed batches waiting for a free send slot, concatenated. */
+  ready: BufferedEvent[] = [];
+  sending = 0;
   timer: TimerId | undefined;
+  /** Events flushed from the buffer and not answered yet (waiting in `ready` or being sent). */
   inFlight = 0;
   readonly sends = new Set<Promise<void>>();
   /** Batches handed to the producer and not answered yet. */
@@ -133,9 +146,13 @@ export class PriorityBatcher {
   /** Flushes every buffer now and resolves once every send in flight has finished (shutdown). */
   async flushAll(): Promise<void> {
     for (const c of Object.values(this.#classes)) this.#flush(c);
-    const all: Promise<void>[] = [];
-    for (const c of Object.values(this.#classes)) all.push(...c.sends);
-    await Promise.all(all);
+    // Each finished send may start the next from `ready`, so wait until nothing is left anywhere.
+    for (;;) {
+      const all: Promise<void>[] = [];
+      for (const c of Object.values(this.#classes)) all.push(...c.sends);
+      if (all.length === 0) return;
+      await Promise.all(all);
+    }
   }
 
   /** Empties every buffer without sending (after a shutdown deadline) and returns what was in them. */
@@ -143,8 +160,11 @@ export class PriorityBatcher {
     const out: BufferedEvent[] = [];
     for (const c of Object.values(this.#classes)) {
       this.#clearTimer(c);
-      out.push(...c.buffer);
+      for (const e of c.buffer) out.push(e);
+      for (const e of c.ready) out.push(e);
+      c.inFlight -= c.ready.length;
       c.buffer = [];
+      c.ready = [];
       this.#gauge(c);
     }
     return out;
@@ -190,6 +210,26 @@ export class PriorityBatcher {
     const batch = c.buffer;
     c.buffer = [];
     c.inFlight += batch.length;
+    if (c.ready.length === 0) c.ready = batch;
+    else for (const e of batch) c.ready.push(e);
+    this.#pump(c);
+  }
+
+  #pump(c: ClassBuffer): void {
+    while (c.sending < MAX_SENDS_PER_CLASS && c.ready.length > 0) {
+      let batch = c.ready;
+      if (batch.length > MAX_EVENTS_PER_SEND) {
+        c.ready = batch.slice(MAX_EVENTS_PER_SEND);
+        batch = batch.slice(0, MAX_EVENTS_PER_SEND);
+      } else {
+        c.ready = [];
+      }
+      this.#send(c, batch);
+    }
+  }
+
+  #send(c: ClassBuffer, batch: BufferedEvent[]): void {
+    c.sending++;
     c.batches.add(batch);
     const records = new Array<OutboundRecord>(batch.length);
     for (let i = 0; i < batch.length; i++) records[i] = batch[i]!.rec.record;
@@ -201,10 +241,12 @@ export class PriorityBatcher {
       .catch((err) => this.#settle(c, batch, batch.map(() => ({ ok: false, topic: "", error: asError(err) }))))
       .finally(() => {
         metrics?.produceSeconds.labels(c.cls).observe((performance.now() - started) / 1000);
+        c.sending--;
         c.inFlight -= batch.length;
         c.sends.delete(send);
         c.batches.delete(batch);
         this.#gauge(c);
+        this.#pump(c);
       });
     c.sends.add(send);
   }
