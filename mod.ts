@@ -8,3 +8,4 @@ export { formatDuration, parseDuration } from "./lib/duration.ts";
 export { formatSseEvent, readSseStream, type SseEvent, SseParser } from "./lib/sse.ts";
 export { ConfigError, UsageError } from "./lib/config/errors.ts";
 export { HttpError } from "./lib/http/errors.ts";
+export { type KclProxy, type KclProxyDeps, startKclProxy } from "./lib/kcl/service.ts";
