@@ -22,6 +22,7 @@ export interface RouterMetrics {
   bytesConsumed: Counter;
   bytesProduced: Counter;
   lookupFailures: Counter;
+  s3Failures: Counter;
   routeSeconds: Histogram;
 }
 
@@ -49,6 +50,7 @@ export function createRouterMetrics(registry: Registry): RouterMetrics {
     bytesConsumed: counter("event_router_bytes_consumed", "Bytes of message values consumed"),
     bytesProduced: counter("event_router_bytes_produced", "Bytes of message values produced"),
     lookupFailures: counter("event_router_houston_lookup_failures", "Failed Houston lookups"),
+    s3Failures: counter("event_router_s3_upload_failures", "Failed S3 dead-letter uploads (retried)"),
     routeSeconds: new Histogram({
       name: "event_router_route_seconds",
       help: "Time from consuming a message to every produce being acknowledged",

@@ -132,6 +132,7 @@ export class RetryLane {
         this.opts.logger.info("dead-lettered to S3", { integration, messageId, retryCount, error });
         return;
       } catch (err) {
+        this.opts.metrics.s3Failures.inc();
         this.opts.logger.warn("S3 upload failed, trying again", {
           integration,
           messageId,
@@ -193,8 +194,11 @@ export class RetryLane {
     }));
     const deliveries = await this.opts.sender.send(records);
     const failures: Promise<void>[] = [];
+    const appId = parsed.ok ? parsed.event.appId : "";
     deliveries.forEach((d, i) => {
       if (d.ok) {
+        // The envelope names the integration by its topic, so that is the label here.
+        this.opts.metrics.produced.inc({ appId, integration: targets[i]! });
         this.opts.metrics.bytesProduced.inc(body.byteLength);
         return;
       }
