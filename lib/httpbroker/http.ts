@@ -30,7 +30,36 @@ export interface BrokerHttpDeps {
   ready: ReadinessCheck;
 }
 
-const TEXT = { "content-type": "text/plain; charset=utf-8" };
+const BODY_OPTIONS = { maxBytes: MAX_BODY_BYTES, requireJsonContentType: false };
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
+/**
+ * Reads the JSON body. The common case (a declared length within the limit, valid JSON) takes the runtime's
+ * whole-body read, several times cheaper per request than a streamed read; anything else goes through the shared
+ * streamed reader so limits and error messages are the same as everywhere else.
+ */
+async function readBody(req: Request): Promise<unknown> {
+  const declared = Number(req.headers.get("content-length") ?? NaN);
+  // HTTP/1.1 framing makes the body exactly the declared length, so it cannot get past the limit here.
+  if (!(declared > 0 && declared <= MAX_BODY_BYTES)) return await readJsonBody(req, BODY_OPTIONS);
+  const bytes = await req.bytes();
+  try {
+    return JSON.parse(utf8.decode(bytes));
+  } catch {
+    // Re-read the same bytes with the shared reader for its exact error (position, line and column).
+    return await readJsonBody(new Request("http://body/", { method: "POST", body: bytes }), BODY_OPTIONS);
+  }
+}
+
+/** The path of a request URL without building a URL object (the hot path only needs the path). */
+function pathOf(url: string): string {
+  const start = url.indexOf("/", url.indexOf("//") + 2);
+  if (start < 0) return "/";
+  const end = url.indexOf("?", start);
+  const hash = url.indexOf("#", start);
+  const stop = end < 0 ? hash : hash < 0 ? end : Math.min(end, hash);
+  return stop < 0 ? url.slice(start) : url.slice(start, stop);
+}
 
 /**
  * Builds the request handler.
@@ -44,19 +73,17 @@ const TEXT = { "content-type": "text/plain; charset=utf-8" };
 export function createBrokerHandler(deps: BrokerHttpDeps): (req: Request) => Promise<Response> {
   const { store, clock, logger, metrics } = deps;
   const ops = opsRoutes({ registry: deps.registry, ready: deps.ready });
-  // One labelled child per status code, so counting a request is a property lookup rather than label hashing.
-  const counters = new Map<number, { inc(): void }>();
-  const count = (status: number) => {
-    let c = counters.get(status);
-    if (c === undefined) {
-      c = metrics.requests.labels(String(status));
-      counters.set(status, c);
-    }
-    c.inc();
-  };
+  // Counted in a plain map and handed to prom-client when scraped: a labelled inc() per request hashes its labels
+  // every time, which showed up as a measurable share of the request path.
+  const pending = new Map<number, number>();
+  const count = (status: number) => pending.set(status, (pending.get(status) ?? 0) + 1);
+  metrics.onCollect(() => {
+    for (const [status, n] of pending) metrics.requests.inc({ code: String(status) }, n);
+    pending.clear();
+  });
 
   async function postState(req: Request): Promise<Response> {
-    const body = await readJsonBody(req, { maxBytes: MAX_BODY_BYTES, requireJsonContentType: false });
+    const body = await readBody(req);
     const parsed = parsePostedStates(body);
     if (!parsed.ok) {
       const first = parsed.details[0];
@@ -80,7 +107,9 @@ export function createBrokerHandler(deps: BrokerHttpDeps): (req: Request) => Pro
       if (!wantsJson) text += line + "\n";
     }
     if (wantsJson) return jsonResponse({ cached: parsed.states.length });
-    return new Response(text, { headers: TEXT });
+    // No headers object: a string body alone gets `text/plain;charset=UTF-8` and Deno's fast static-response path,
+    // which nearly doubled requests/s over passing the same content type explicitly (measured).
+    return new Response(text);
   }
 
   function deleteState(path: string): Response {
@@ -101,8 +130,7 @@ export function createBrokerHandler(deps: BrokerHttpDeps): (req: Request) => Pro
   }
 
   async function route(req: Request): Promise<Response> {
-    const url = new URL(req.url);
-    const path = url.pathname;
+    const path = pathOf(req.url);
     if (path === "/state") {
       if (req.method === "POST") return await postState(req);
       if (req.method === "GET" || req.method === "HEAD") return jsonResponse(store.snapshot());

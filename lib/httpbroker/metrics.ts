@@ -11,16 +11,22 @@ export interface BrokerMetrics {
   eventsSubmitted: Counter<"state">;
   submitSeconds: Histogram;
   requests: Counter<"code">;
+  /** Registers work to do right before a scrape (flushing counts kept outside prom-client on hot paths). */
+  onCollect(fn: () => void): void;
 }
 
 /** Creates the broker metrics on `registry`; `cachedCount` is read when the registry is scraped. */
 export function createBrokerMetrics(registry: Registry, cachedCount: () => number): BrokerMetrics {
+  const beforeScrape: Array<() => void> = [];
   return {
+    onCollect: (fn) => void beforeScrape.push(fn),
     statesCached: new Gauge({
       name: "httpbroker_states_cached",
       help: "Check states currently cached",
       registers: [registry],
       collect() {
+        // The gauge is registered first, so this runs before the counters are serialised.
+        for (const fn of beforeScrape) fn();
         this.set(cachedCount());
       },
     }),

@@ -1,0 +1,215 @@
+/**
+ * Benchmark of `receiver httpbroker`: POST /state intake against a bare Deno.serve JSON echo, one submit run of
+ * 100 000 cached states against a bare pipelined LPUSH of the same payloads, and memory per cached state.
+ * Run alone: `deno run -A bench/httpbroker.ts [--quick]`.
+ * @module
+ */
+import { Redis } from "ioredis";
+import {
+  benchProfile,
+  type BenchRow,
+  failedRow,
+  formatLatency,
+  formatTable,
+  infoRow,
+  limitRow,
+  ratioRow,
+} from "./_lib.ts";
+import { loadHttp } from "./_load.ts";
+import { freePort, spawnBenchServer, spawnServer } from "./_process.ts";
+import { startRedis } from "../tests/_harness/redis.ts";
+import { silentLogger } from "../lib/log.ts";
+import { createRegistry } from "../lib/metrics.ts";
+import { ManualClock } from "../lib/clock.ts";
+import { parsePostedStates, type PostedState, toCachedState } from "../lib/httpbroker/check_state.ts";
+import { FlapjackSink, LPUSH_CHUNK } from "../lib/httpbroker/flapjack_sink.ts";
+import { createBrokerMetrics } from "../lib/httpbroker/metrics.ts";
+import { StateStore } from "../lib/httpbroker/state_store.ts";
+import { buildSubmission, Submitter } from "../lib/httpbroker/submitter.ts";
+
+/** Suite name for `bench/main.ts --only`. */
+export const name = "httpbroker";
+
+const STATES = 100_000;
+
+function event(i: number): Record<string, unknown> {
+  return {
+    entity: `host-${i % 5000}.example.com`,
+    check: `check-${i % 20}`,
+    state: i % 7 === 0 ? "WARNING" : "OK",
+    summary: "3 ms round trip",
+    tags: "apps,prod",
+    ttl: 300,
+  };
+}
+
+function postedStates(n: number): PostedState[] {
+  const items = Array.from({ length: n }, (_, i) => ({ ...event(i), entity: `host-${i}.example.com` }));
+  const r = parsePostedStates(items);
+  if (!r.ok) throw new Error("bench events do not validate");
+  return r.states;
+}
+
+async function intakeRows(quick: boolean, redisPort: number): Promise<BenchRow[]> {
+  const p = benchProfile(quick);
+  const load = (url: string) =>
+    loadHttp({
+      url,
+      headers: { "content-type": "application/json" },
+      body: (i) => JSON.stringify(event(i)),
+      concurrency: p.httpConcurrency,
+      durationMs: p.httpDurationMs,
+      maxRequests: p.httpMaxRequests,
+    });
+  const echo = await spawnBenchServer("echo");
+  let ceiling;
+  try {
+    ceiling = await load(`${echo.url}/`);
+  } finally {
+    await echo.stop();
+  }
+  const port = await freePort();
+  const broker = await spawnServer({
+    args: [
+      "run",
+      "-A",
+      "main.ts",
+      "receiver",
+      "httpbroker",
+      "--port",
+      `127.0.0.1:${port}`,
+      "--server",
+      `127.0.0.1:${redisPort}`,
+      "--interval",
+      "1h",
+    ],
+    readyUrl: `http://127.0.0.1:${port}/ready`,
+  });
+  let result;
+  try {
+    result = await load(`${broker.url}/state`);
+  } finally {
+    await broker.stop();
+  }
+  return [
+    infoRow("bare Deno.serve JSON echo (ceiling)", ceiling.rps, "req/s", formatLatency(ceiling.latency)),
+    ratioRow("httpbroker POST /state, 1 event/request", result.rps, ceiling.rps, "req/s", 0.7, {
+      notes: `${formatLatency(result.latency)}; ${result.errors} errors; ${result.generator}`,
+    }),
+  ];
+}
+
+async function submitRows(redisPort: number): Promise<BenchRow[]> {
+  const clock = new ManualClock(Date.now());
+  const receivedAt = Math.floor(clock.now() / 1000);
+  const store = new StateStore();
+  for (const s of postedStates(STATES)) store.put(toCachedState(s, receivedAt));
+  store.takeDirty();
+
+  // Ceiling: the same payload strings, already built, written with the same MULTI + variadic LPUSH by bare ioredis.
+  const payloads = buildSubmission(store.values(), receivedAt, silentLogger).payloads;
+  const bare = new Redis({ host: "127.0.0.1", port: redisPort });
+  let ceilingMs: number;
+  try {
+    await bare.del("ceiling", "ceiling_actions");
+    const t0 = performance.now();
+    const tx = bare.multi();
+    for (let i = 0; i < payloads.length; i += LPUSH_CHUNK) tx.lpush("ceiling", ...payloads.slice(i, i + LPUSH_CHUNK));
+    for (let i = 0; i < payloads.length; i += LPUSH_CHUNK) {
+      tx.lpush("ceiling_actions", ...new Array<string>(Math.min(LPUSH_CHUNK, payloads.length - i)).fill("+"));
+    }
+    await tx.exec();
+    ceilingMs = performance.now() - t0;
+    await bare.del("ceiling", "ceiling_actions");
+  } finally {
+    bare.disconnect();
+  }
+
+  const sink = new FlapjackSink({
+    host: "127.0.0.1",
+    port: redisPort,
+    database: 0,
+    queue: "bench_events",
+    flapjackVersion: 2,
+    logger: silentLogger,
+  });
+  sink.start();
+  let runMs = NaN;
+  try {
+    if (!(await sink.waitReady(5000))) throw new Error("redis not reachable");
+    const submitter = new Submitter({
+      store,
+      sink,
+      clock,
+      logger: silentLogger,
+      metrics: createBrokerMetrics(createRegistry(), () => store.size),
+    });
+    // Two runs, the second measured (the first pays for JIT warm-up); stale ones exercise the UNKNOWN path too.
+    for (let run = 0; run < 2; run++) {
+      await sink.client.del("bench_events", "bench_events_actions");
+      const t0 = performance.now();
+      const outcome = await submitter.run();
+      runMs = performance.now() - t0;
+      if (outcome !== "submitted") throw new Error(`submit run ${outcome}`);
+    }
+    const pushed = await sink.client.llen("bench_events");
+    if (pushed !== STATES) throw new Error(`expected ${STATES} events, found ${pushed}`);
+    await sink.client.del("bench_events", "bench_events_actions");
+  } finally {
+    await sink.close();
+  }
+  return [
+    infoRow("bare pipelined MULTI/LPUSH of 100 000 prebuilt events (ceiling)", ceilingMs, "ms"),
+    limitRow("httpbroker submit run, 100 000 states", runMs, "ms", 1000, { ceiling: ceilingMs }),
+  ];
+}
+
+function memoryRow(): BenchRow {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  const posted = postedStates(STATES);
+  const receivedAt = Math.floor(Date.now() / 1000);
+  gc?.();
+  const before = Deno.memoryUsage().heapUsed;
+  const store = new StateStore();
+  for (const s of posted) store.put(toCachedState(s, receivedAt));
+  store.takeDirty();
+  gc?.();
+  const after = Deno.memoryUsage().heapUsed;
+  const perState = (after - before) / store.size;
+  return infoRow(
+    "httpbroker memory per cached state (JS heap)",
+    perState,
+    "bytes",
+    gc ? "after gc" : "without gc: approximate",
+  );
+}
+
+/** Runs the httpbroker benchmarks. */
+export async function run(opts: { quick: boolean }): Promise<BenchRow[]> {
+  const rows: BenchRow[] = [];
+  const redis = await startRedis();
+  try {
+    try {
+      rows.push(...await intakeRows(opts.quick, redis.port));
+    } catch (err) {
+      rows.push(failedRow("httpbroker POST /state", err));
+    }
+    try {
+      rows.push(...await submitRows(redis.port));
+    } catch (err) {
+      rows.push(failedRow("httpbroker submit run", err));
+    }
+    try {
+      rows.push(memoryRow());
+    } catch (err) {
+      rows.push(failedRow("httpbroker memory per state", err));
+    }
+  } finally {
+    await redis.stop();
+  }
+  return rows;
+}
+
+if (import.meta.main) {
+  console.log(formatTable(await run({ quick: Deno.args.includes("--quick") })));
+}
