@@ -111,15 +111,21 @@ async function submitRows(redisPort: number): Promise<BenchRow[]> {
   const bare = new Redis({ host: "127.0.0.1", port: redisPort });
   let ceilingMs: number;
   try {
-    await bare.del("ceiling", "ceiling_actions");
-    const t0 = performance.now();
-    const tx = bare.multi();
-    for (let i = 0; i < payloads.length; i += LPUSH_CHUNK) tx.lpush("ceiling", ...payloads.slice(i, i + LPUSH_CHUNK));
-    for (let i = 0; i < payloads.length; i += LPUSH_CHUNK) {
-      tx.lpush("ceiling_actions", ...new Array<string>(Math.min(LPUSH_CHUNK, payloads.length - i)).fill("+"));
+    // Two runs, the second measured, as for the broker below.
+    ceilingMs = NaN;
+    for (let run = 0; run < 2; run++) {
+      await bare.del("ceiling", "ceiling_actions");
+      const t0 = performance.now();
+      const tx = bare.multi();
+      for (let i = 0; i < payloads.length; i += LPUSH_CHUNK) {
+        tx.lpush("ceiling", ...payloads.slice(i, i + LPUSH_CHUNK));
+      }
+      for (let i = 0; i < payloads.length; i += LPUSH_CHUNK) {
+        tx.lpush("ceiling_actions", ...new Array<string>(Math.min(LPUSH_CHUNK, payloads.length - i)).fill("+"));
+      }
+      await tx.exec();
+      ceilingMs = performance.now() - t0;
     }
-    await tx.exec();
-    ceilingMs = performance.now() - t0;
     await bare.del("ceiling", "ceiling_actions");
   } finally {
     bare.disconnect();
