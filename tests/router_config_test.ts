@@ -117,3 +117,24 @@ Deno.test("mock rejects malformed lists naming the bad pair, and a missing list"
   assert.throws(() => loadRouterConfig([], BASE, "mock"), UsageError);
   assert.throws(() => loadRouterConfig(["--retyr"], BASE, "start"), /Did you mean this\?\n\t--retry/);
 });
+
+Deno.test("the CLI exits 2 listing every missing variable, and names a malformed mock list", async () => {
+  const { main } = await import("../main.ts");
+  let err = "";
+  const io = { out: () => {}, err: (t: string) => void (err += t) };
+  assert.equal(await main(["start"], {}, io), 2);
+  for (const name of ["ER_BOOTSTRAP_SERVERS", "ER_KAFKA_GROUP_ID", "ER_KAFKA_INGESTION_TOPIC", "ER_HOUSTON_API_URL"]) {
+    assert.match(err, new RegExp(name));
+  }
+  assert.match(err, /7 problems/);
+  err = "";
+  assert.equal(await main(["--disable-sse", "start", "--retry"], { ...BASE, ER_SSE_URL: "" }, io), 2);
+  assert.match(err, /ER_CLICKSTREAM_RETRY_TOPIC/);
+  assert.doesNotMatch(err, /ER_SSE_URL/);
+  err = "";
+  assert.equal(await main(["mock", "Segment:segment,Amplitude"], BASE, io), 2);
+  assert.match(err, /"Amplitude" has no ":"/);
+  err = "";
+  assert.equal(await main(["mock"], BASE, io), 2);
+  assert.match(err, /requires the integrations/);
+});
