@@ -7,6 +7,7 @@ import { mockCommand } from "./mock.ts";
 import { startCommand } from "./start.ts";
 import { httpBrokerCommand } from "./receiver/httpbroker.ts";
 import { kclProxyCommand } from "./kcl_proxy.ts";
+import { devCommand } from "./dev.ts";
 
 /** Registered subcommands. */
-export const commands: Command[] = [startCommand, mockCommand, httpBrokerCommand, kclProxyCommand];
+export const commands: Command[] = [startCommand, mockCommand, httpBrokerCommand, kclProxyCommand, devCommand];

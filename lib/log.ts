@@ -27,6 +27,8 @@ export interface Logger {
 /** Options of {@link createLogger}. */
 export interface LoggerOptions {
   debug?: boolean;
+  /** Lines below this level are dropped (default: `debug` when `debug` is set, else `info`). */
+  minLevel?: LogLevel;
   /** `json` (default): one object per line. `text`: `YYYY/MM/DD HH:MM:SS message` like Go's `log` package. */
   format?: "json" | "text";
   /** Where lines go; default stderr. */
@@ -54,9 +56,11 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   const clock = options.clock ?? systemClock;
   const format = options.format ?? "json";
   const debugEnabled = options.debug ?? false;
+  const order: Record<LogLevel, number> = { debug: 0, info: 1, warn: 2, error: 3 };
+  const min = order[options.minLevel ?? (debugEnabled ? "debug" : "info")];
   const make = (base: LogFields): Logger => {
     const emit = (level: LogLevel, msg: string, fields?: LogFields) => {
-      if (level === "debug" && !debugEnabled) return;
+      if ((level === "debug" && !debugEnabled) || order[level] < min) return;
       const time = new Date(clock.now());
       if (format === "text") {
         const extra = { ...base, ...fields };
