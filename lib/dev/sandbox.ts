@@ -247,7 +247,7 @@ async function watchKafka(bootstrapServers: string, logger: Logger, print: (line
   await consumer.connect();
   await consumer.subscribe({ topics: [...DEV_TOPICS.integrations, DEV_TOPICS.kcl], fromBeginning: true });
   await consumer.run({
-    eachBatch: async ({ batch }) => {
+    eachBatch: ({ batch }) => {
       if (batch.topic === DEV_TOPICS.kcl) {
         const classes = new Map<string, number>();
         for (const m of batch.messages) {
@@ -257,13 +257,9 @@ async function watchKafka(bootstrapServers: string, logger: Logger, print: (line
         const mix = [...classes].map(([c, k]) => `${k} ${c}`).join(", ");
         const first = batch.messages[0]?.offset ?? "?";
         const last = batch.messages[batch.messages.length - 1]?.offset ?? "?";
-        print(
-          `kcl-proxy  → ${
-            pad(batch.topic, 14)
-          } batch of ${batch.messages.length} (${mix}) partition ${batch.partition}` +
-            ` offsets ${first}-${last}`,
-        );
-        return;
+        const size = batch.messages.length;
+        print(`kcl-proxy  → ${pad(batch.topic, 14)} batch of ${size} (${mix}) p${batch.partition} @${first}-${last}`);
+        return Promise.resolve();
       }
       for (const m of batch.messages) {
         let what = "";
@@ -275,6 +271,7 @@ async function watchKafka(bootstrapServers: string, logger: Logger, print: (line
         }
         print(`router     → ${pad(batch.topic, 14)} ${what}`);
       }
+      return Promise.resolve();
     },
   });
   return consumer;
