@@ -54,7 +54,7 @@ export function createRouterMetrics(registry: Registry): RouterMetrics {
     routeSeconds: new Histogram({
       name: "event_router_route_seconds",
       help: "Time from consuming a message to every produce being acknowledged",
-      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      buckets: [0.001, 0.002, 0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1, 2.5, 5, 10, 30],
       registers,
     }),
   };
