@@ -4,6 +4,8 @@
  * @module
  */
 import assert from "node:assert/strict";
+import { createKafka } from "../lib/kafka/client.ts";
+import { silentLogger } from "../lib/log.ts";
 import { startRouter } from "../lib/router/service.ts";
 import { FakeHouston, metricValue, routerTestConfig } from "./_harness/houston.ts";
 import { kcatProduce, kcatRead, startKafka, testLogger, uniqueTopic, waitUntil } from "./_harness/mod.ts";
@@ -118,3 +120,60 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "shutdown within the flush timeout reports the messages still waiting, with offsets, and does not commit them",
+  ...KAFKA_TEST,
+  async fn() {
+    const kafka = startKafka();
+    const houston = await FakeHouston.start({ apiKey: "k" });
+    try {
+      const ingest = uniqueTopic("ingest");
+      kafka.createTopic(ingest, 1);
+      houston.mode = "error500";
+      const groupId = uniqueTopic("g");
+      const router = await startRouter(
+        routerTestConfig({
+          bootstrap: kafka.bootstrapServers,
+          ingestionTopic: ingest,
+          groupId,
+          houston,
+          flushTimeoutMs: 300,
+        }),
+        { logger: testLogger() },
+      );
+      let stopped = false;
+      try {
+        await kcatProduce(
+          kafka.bootstrapServers,
+          ingest,
+          [0, 1, 2].map((i) => ({ value: JSON.stringify({ appId: "a", messageId: `m${i}` }) })),
+        );
+        await waitUntil(() => houston.lookups >= 2, 20_000, "lookups to fail");
+        const t0 = Date.now();
+        const { pending } = await router.stop();
+        stopped = true;
+        assert.ok(Date.now() - t0 < 10_000);
+        assert.deepEqual(pending, [0, 1, 2].map((o) => ({ topic: ingest, partition: 0, offset: String(o) })));
+        assert.equal(await committedTotal(kafka.bootstrapServers, groupId, ingest), 0);
+      } finally {
+        if (!stopped) await router.stop();
+      }
+    } finally {
+      await houston.close();
+      kafka.close();
+    }
+  },
+});
+
+async function committedTotal(bootstrap: string, groupId: string, topic: string): Promise<number> {
+  const kafka = createKafka({ brokers: bootstrap.split(","), clientId: "test-admin", logger: silentLogger });
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const [offsets] = await admin.fetchOffsets({ groupId, topics: [topic] });
+    return (offsets?.partitions ?? []).reduce((sum, p) => sum + Math.max(0, Number(p.offset)), 0);
+  } finally {
+    await admin.disconnect();
+  }
+}
