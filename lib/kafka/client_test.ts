@@ -1,0 +1,66 @@
+/**
+ * Unit tests of the kafkajs client factory: bootstrap list parsing and the mapping of kafkajs log levels.
+ * @module
+ */
+import assert from "node:assert/strict";
+import { createKafka, parseBootstrapServers } from "./client.ts";
+import { createLogger } from "../log.ts";
+
+Deno.test("parseBootstrapServers accepts host:port lists", () => {
+  assert.deepEqual(parseBootstrapServers("kafka-1:9092"), ["kafka-1:9092"]);
+  assert.deepEqual(parseBootstrapServers(" a.example.com:9092 , 10.0.0.1:29092,[::1]:9093 "), [
+    "a.example.com:9092",
+    "10.0.0.1:29092",
+    "[::1]:9093",
+  ]);
+});
+
+Deno.test("parseBootstrapServers names the bad entry", () => {
+  const cases: [string, RegExp][] = [
+    ["", /expected a comma-separated list of host:port/],
+    ["kafka:9092,kafka2", /invalid entry "kafka2": missing port/],
+    ["kafka:9092,,kafka2:9092", /invalid entry "": empty entry/],
+    [":9092", /invalid entry ":9092": missing host/],
+    ["kafka:port", /invalid entry "kafka:port": invalid port "port"/],
+    ["kafka:70000", /invalid entry "kafka:70000": port 70000 out of range/],
+    ["kafka:0", /port 0 out of range/],
+    ["http://kafka:9092", /invalid entry "http:\/\/kafka:9092": invalid host/],
+  ];
+  for (const [input, message] of cases) assert.throws(() => parseBootstrapServers(input), message, input);
+});
+
+Deno.test("createKafka sends kafkajs log lines through our logger at mapped levels", () => {
+  const lines: { level: string; msg: string; component?: string; namespace?: string }[] = [];
+  const logger = createLogger({ debug: true, write: (line) => lines.push(JSON.parse(line)) });
+  const kafka = createKafka({ brokers: ["127.0.0.1:9"], clientId: "log-test", logger });
+  const log = kafka.logger().namespace("Producer");
+  log.info("info line");
+  log.debug("debug line");
+  log.warn("warn line");
+  log.error("error line");
+  log.error("retried line", { retryCount: 1 });
+  kafka.logger().namespace("Connection").error("connection line");
+  assert.deepEqual(lines.map((l) => [l.level, l.msg]), [
+    ["debug", "info line"],
+    ["debug", "debug line"],
+    ["warn", "warn line"],
+    ["error", "error line"],
+    ["warn", "retried line"],
+    ["warn", "connection line"],
+  ]);
+  assert.equal(lines[0]!.component, "kafkajs");
+  assert.equal(lines[0]!.namespace, "Producer");
+});
+
+Deno.test("createKafka drops kafkajs debug lines when our logger has debug off", () => {
+  const lines: string[] = [];
+  const kafka = createKafka({
+    brokers: ["127.0.0.1:9"],
+    clientId: "log-test",
+    logger: createLogger({ write: (line) => lines.push(line) }),
+  });
+  kafka.logger().info("info line");
+  kafka.logger().warn("warn line");
+  assert.equal(lines.length, 1);
+  assert.match(lines[0]!, /warn line/);
+});

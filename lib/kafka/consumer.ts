@@ -1,0 +1,444 @@
+/**
+ * At-least-once Kafka consumption: a message's offset is committed only after the caller's handler finished it, and
+ * a failing message is retried in place, never skipped.
+ * @module
+ */
+import type { Consumer, EachBatchPayload, IHeaders, Kafka, KafkaMessage } from "kafkajs";
+import type { Clock, TimerId } from "../clock.ts";
+import { systemClock } from "../clock.ts";
+import type { Logger } from "../log.ts";
+import { errorMessage } from "../log.ts";
+
+/** A message handed to {@link AckConsumerOptions.handle}. */
+export interface ConsumedMessage {
+  topic: string;
+  partition: number;
+  /** Decimal string, as Kafka offsets exceed 2^53 in theory. */
+  offset: string;
+  key: Uint8Array | null;
+  value: Uint8Array | null;
+  /** When a header name repeats, the last value. */
+  headers: Record<string, Uint8Array | string | undefined>;
+  /** Milliseconds since the epoch, as a decimal string. */
+  timestamp: string;
+}
+
+/** Where a message sits. */
+export interface MessagePosition {
+  topic: string;
+  partition: number;
+  offset: string;
+}
+
+/** Options of {@link AckConsumer}. */
+export interface AckConsumerOptions {
+  groupId: string;
+  topics: string[];
+  /** Where a group without committed offsets starts: the oldest message (true) or new ones only (default). */
+  fromBeginning?: boolean;
+  logger: Logger;
+  /** Times the handler retry backoff, the commit ticker and the stop deadline; default the system clock. */
+  clock?: Clock;
+  /**
+   * Processes one message. Resolving marks it done; rejecting retries the same message after a backoff, for as long
+   * as the partition stays assigned, so the offset is never skipped or committed past.
+   */
+  handle: (msg: ConsumedMessage) => Promise<void>;
+  /** Messages of one fetched batch (one partition) handled at the same time; default 256. */
+  concurrency?: number;
+  /** Partitions whose batches are handled at the same time; default 1 (kafkajs' default). */
+  partitionsConsumedConcurrently?: number;
+  /** Group session timeout; kafkajs default 30000 ms. */
+  sessionTimeoutMs?: number;
+  /**
+   * Heartbeat interval; kafkajs default 3000 ms. While a batch is being handled, done offsets are also committed at
+   * this interval.
+   */
+  heartbeatIntervalMs?: number;
+  /** Longest time a fetch waits for new messages; bounds how long an idle consumer takes to stop. Default 1000 ms. */
+  maxWaitTimeMs?: number;
+  /** First delay before a failed message is retried; doubles per failure up to {@link retryMaxMs}. Default 200 ms. */
+  retryInitialMs?: number;
+  /** Longest delay between retries of a failed message; default 30000 ms. */
+  retryMaxMs?: number;
+}
+
+/** Options of {@link AckConsumer.stop}. */
+export interface AckConsumerStopOptions {
+  /** How long in-flight handlers may take to finish; default 10000 ms. */
+  deadlineMs?: number;
+}
+
+/** What {@link AckConsumer.stop} left behind. */
+export interface AckConsumerStopResult {
+  /**
+   * Messages that were handed to this consumer but did not finish before the deadline (or were never started once
+   * stopping began). Their offsets were not committed: the group delivers them again.
+   */
+  pending: MessagePosition[];
+}
+
+const DEFAULT_CONCURRENCY = 256;
+const DEFAULT_STOP_DEADLINE_MS = 10_000;
+const DEFAULT_HEARTBEAT_INTERVAL_MS = 3_000;
+const COMMIT_ATTEMPTS = 3;
+const COMMIT_RETRY_MS = 100;
+
+/**
+ * Consumes `topics` as member of `groupId`, committing per partition the highest offset below which every message's
+ * handler has resolved.
+ *
+ * A fetched batch (one partition) is finished before the next batch of that partition is fetched, so a message whose
+ * handler keeps failing holds up its partition until it succeeds. kafkajs' worker queue does not reliably hand other
+ * partitions' batches to idle workers meanwhile (`partitionsConsumedConcurrently` helps throughput, not isolation), so
+ * handlers should turn permanent failures into a resolved outcome (retry topic, dead letter) instead of rejecting.
+ *
+ * @example
+ * ```ts
+ * const consumer = new AckConsumer(kafka, {
+ *   groupId: "router", topics: ["ingest"], logger,
+ *   handle: async (msg) => { await route(msg); },
+ * });
+ * await consumer.start();
+ * // on shutdown:
+ * const { pending } = await consumer.stop({ deadlineMs: 5_000 });
+ * ```
+ */
+export class AckConsumer {
+  readonly #consumer: Consumer;
+  readonly #opts: AckConsumerOptions;
+  readonly #log: Logger;
+  readonly #clock: Clock;
+  readonly #concurrency: number;
+  readonly #heartbeatIntervalMs: number;
+  readonly #retryInitialMs: number;
+  readonly #retryMaxMs: number;
+  readonly #removeListeners: (() => void)[] = [];
+  /** Aborted when stopping begins: ends retry backoffs and stops starting new messages. */
+  readonly #stopping = new AbortController();
+  /** Set when the stop deadline passes; batches then stop waiting for in-flight handlers. */
+  #deadlinePassed = false;
+  /** Wakes the batches in progress when the stop deadline passes (one entry per batch, removed when it ends). */
+  readonly #wakeAtDeadline = new Set<() => void>();
+  readonly #pending: MessagePosition[] = [];
+  #joined = false;
+  #failure: Error | null = null;
+  #started: Promise<void> | null = null;
+  #stopped: Promise<AckConsumerStopResult> | null = null;
+
+  constructor(kafka: Kafka, opts: AckConsumerOptions) {
+    if (opts.topics.length === 0) throw new Error(`AckConsumer ${opts.groupId}: topics must not be empty`);
+    this.#opts = opts;
+    this.#log = opts.logger.child({ component: "kafka-consumer", groupId: opts.groupId });
+    this.#clock = opts.clock ?? systemClock;
+    this.#concurrency = Math.max(1, opts.concurrency ?? DEFAULT_CONCURRENCY);
+    this.#heartbeatIntervalMs = opts.heartbeatIntervalMs ?? DEFAULT_HEARTBEAT_INTERVAL_MS;
+    this.#retryInitialMs = opts.retryInitialMs ?? 200;
+    this.#retryMaxMs = opts.retryMaxMs ?? 30_000;
+    this.#consumer = kafka.consumer({
+      groupId: opts.groupId,
+      sessionTimeout: opts.sessionTimeoutMs,
+      heartbeatInterval: opts.heartbeatIntervalMs,
+      maxWaitTimeInMs: opts.maxWaitTimeMs ?? 1_000,
+    });
+    const { events } = this.#consumer;
+    this.#removeListeners.push(
+      this.#consumer.on(events.GROUP_JOIN, (e) => {
+        this.#joined = true;
+        this.#log.info("joined consumer group", {
+          memberId: e.payload.memberId,
+          leader: e.payload.isLeader,
+          assignment: e.payload.memberAssignment,
+        });
+      }),
+      this.#consumer.on(events.CRASH, (e) => {
+        this.#joined = false;
+        const { error, restart } = e.payload;
+        if (restart) {
+          this.#log.warn("consumer crashed; kafkajs restarts it", { error: errorMessage(error) });
+        } else {
+          this.#failure = error;
+          this.#log.error("consumer crashed and will not restart", { error: errorMessage(error) });
+        }
+      }),
+      this.#consumer.on(events.STOP, () => {
+        this.#joined = false;
+      }),
+    );
+  }
+
+  /** Whether the consumer is a member of its group: joined, not stopped, not crashed. */
+  get ready(): boolean {
+    return this.#joined && this.#failure === null && !this.#stopping.signal.aborted;
+  }
+
+  /** The error that stopped the consumer for good, if it crashed with a non-retriable error. */
+  get failure(): Error | null {
+    return this.#failure;
+  }
+
+  /** Connects, subscribes and starts consuming; resolves once the consumer has joined its group and runs. */
+  start(): Promise<void> {
+    this.#started ??= this.#start();
+    return this.#started;
+  }
+
+  async #start(): Promise<void> {
+    if (this.#stopping.signal.aborted) throw new Error(`AckConsumer ${this.#opts.groupId} was stopped`);
+    try {
+      await this.#consumer.connect();
+      await this.#consumer.subscribe({ topics: this.#opts.topics, fromBeginning: this.#opts.fromBeginning ?? false });
+      await this.#consumer.run({
+        autoCommit: false,
+        eachBatchAutoResolve: false,
+        partitionsConsumedConcurrently: this.#opts.partitionsConsumedConcurrently ?? 1,
+        eachBatch: (payload) => this.#eachBatch(payload),
+      });
+    } catch (err) {
+      await this.#consumer.disconnect().catch(() => {});
+      throw err;
+    }
+    if (this.#failure !== null) throw this.#failure;
+  }
+
+  /**
+   * Stops fetching, waits up to `deadlineMs` for handlers in progress, commits what is done, leaves the group and
+   * disconnects. Resolves with the messages left unfinished. Safe to call more than once.
+   */
+  stop(opts: AckConsumerStopOptions = {}): Promise<AckConsumerStopResult> {
+    this.#stopped ??= this.#stop(opts.deadlineMs ?? DEFAULT_STOP_DEADLINE_MS);
+    return this.#stopped;
+  }
+
+  async #stop(deadlineMs: number): Promise<AckConsumerStopResult> {
+    this.#stopping.abort();
+    const timer = this.#clock.setTimeout(() => this.#passDeadline(), deadlineMs);
+    try {
+      await this.#started?.catch(() => {});
+      // disconnect() stops the runner, which waits for the batch in progress; that batch returns by the deadline.
+      await this.#consumer.disconnect();
+    } catch (err) {
+      this.#log.warn("error while stopping the consumer", { error: errorMessage(err) });
+    } finally {
+      this.#clock.clearTimeout(timer);
+      this.#passDeadline();
+      for (const remove of this.#removeListeners) remove();
+    }
+    const pending = this.#pending.slice().sort((a, b) =>
+      a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : a.partition - b.partition || compareOffsets(a.offset, b.offset)
+    );
+    if (pending.length > 0) {
+      this.#log.warn("stopped with unfinished messages; the group will deliver them again", {
+        pending: pending.length,
+      });
+    } else {
+      this.#log.info("stopped");
+    }
+    return { pending };
+  }
+
+  #passDeadline(): void {
+    this.#deadlinePassed = true;
+    for (const wake of this.#wakeAtDeadline) wake();
+    this.#wakeAtDeadline.clear();
+  }
+
+  async #eachBatch(payload: EachBatchPayload): Promise<void> {
+    const { batch, isRunning, isStale } = payload;
+    const messages = batch.messages;
+    const count = messages.length;
+    if (count === 0) return;
+    const { topic, partition } = batch;
+    const log = this.#log;
+    const stopping = this.#stopping.signal;
+    /** Aborted when this batch must wind down: stopping, rebalance, or a failed heartbeat. */
+    const abandon = new AbortController();
+    const onStop = () => abandon.abort();
+    stopping.addEventListener("abort", onStop, { once: true });
+    if (stopping.aborted) abandon.abort();
+    const canContinue = () => !abandon.signal.aborted && isRunning() && !isStale();
+
+    const done = new Uint8Array(count);
+    let donePrefix = 0;
+    let committedPrefix = 0;
+    let nextIndex = 0;
+    let heartbeatError: unknown = null;
+    let committing: Promise<void> = Promise.resolve();
+
+    // Commits the offset after the last message of the done prefix. Serialised so commits never go backwards.
+    const commitDone = (): Promise<void> => {
+      committing = committing.then(async () => {
+        while (donePrefix < count && done[donePrefix] === 1) donePrefix++;
+        if (donePrefix === committedPrefix) return;
+        const target = donePrefix;
+        const last = messages[target - 1]!.offset;
+        // kafkajs fetches on from the resolved offset; resolving only the done prefix makes it fetch the messages after
+        // a gap again when this batch is abandoned, instead of skipping them.
+        payload.resolveOffset(last);
+        const offset = nextOffset(last);
+        for (let attempt = 1;; attempt++) {
+          try {
+            await payload.commitOffsetsIfNecessary({ topics: [{ topic, partitions: [{ partition, offset }] }] });
+            committedPrefix = target;
+            if (log.debugEnabled) log.debug("committed", { topic, partition, offset });
+            return;
+          } catch (err) {
+            // A batch's last commit may be the partition's last for a long time (an idle topic), so a transient
+            // failure is worth a few quick retries; a rebalance error means another member owns the partition now.
+            if (!isRetriable(err) || attempt >= COMMIT_ATTEMPTS) {
+              // The messages stay uncommitted and are delivered again to whoever owns the partition next.
+              log.warn("offset commit failed", { topic, partition, offset, attempt, error: errorMessage(err) });
+              return;
+            }
+            await this.#clock.sleep(COMMIT_RETRY_MS * attempt);
+          }
+        }
+      });
+      return committing;
+    };
+
+    // Keeps the membership alive and commits progress while a batch takes longer than the heartbeat interval.
+    let tickTimer: TimerId | null = null;
+    let ticking: Promise<void> = Promise.resolve();
+    let batchOver = false;
+    const scheduleTick = () => {
+      if (batchOver) return;
+      tickTimer = this.#clock.setTimeout(() => {
+        tickTimer = null;
+        ticking = (async () => {
+          try {
+            await payload.heartbeat();
+          } catch (err) {
+            heartbeatError = err;
+            abandon.abort();
+            return;
+          }
+          await commitDone();
+          scheduleTick();
+        })();
+      }, this.#heartbeatIntervalMs);
+    };
+
+    const worker = async () => {
+      while (nextIndex < count && canContinue()) {
+        const index = nextIndex++;
+        if (await this.#handleUntilDone(messages[index]!, topic, partition, abandon.signal, canContinue)) {
+          done[index] = 1;
+        }
+      }
+    };
+
+    // A promise per batch rather than one shared by all: each race would otherwise leave a reaction on the shared
+    // promise for the life of the consumer.
+    let wake!: () => void;
+    const deadline = new Promise<void>((resolve) => wake = resolve);
+    if (this.#deadlinePassed) wake();
+    else this.#wakeAtDeadline.add(wake);
+
+    scheduleTick();
+    try {
+      const workers: Promise<void>[] = [];
+      for (let w = Math.min(this.#concurrency, count); w > 0; w--) workers.push(worker());
+      // After stop's deadline, handlers still running are left behind: their messages stay uncommitted.
+      await Promise.race([Promise.all(workers), deadline]);
+    } finally {
+      this.#wakeAtDeadline.delete(wake);
+      batchOver = true;
+      stopping.removeEventListener("abort", onStop);
+      if (tickTimer !== null) this.#clock.clearTimeout(tickTimer);
+      await ticking;
+      await commitDone();
+    }
+
+    if (stopping.aborted) {
+      for (let i = 0; i < count; i++) {
+        if (done[i] !== 1) this.#pending.push({ topic, partition, offset: messages[i]!.offset });
+      }
+    }
+    if (log.debugEnabled) {
+      log.debug("batch finished", { topic, partition, messages: count, done: donePrefix });
+    }
+    // Rethrowing lets kafkajs rejoin the group on a rebalance; the undone messages are fetched again afterwards.
+    if (heartbeatError !== null) throw heartbeatError;
+  }
+
+  /** Runs the handler until it resolves (true) or the batch is abandoned first (false). */
+  async #handleUntilDone(
+    message: KafkaMessage,
+    topic: string,
+    partition: number,
+    abandoned: AbortSignal,
+    canContinue: () => boolean,
+  ): Promise<boolean> {
+    const consumed = toConsumedMessage(message, topic, partition);
+    for (let attempt = 1;; attempt++) {
+      try {
+        await this.#opts.handle(consumed);
+        return true;
+      } catch (err) {
+        const delay = Math.min(this.#retryMaxMs, this.#retryInitialMs * 2 ** Math.min(attempt - 1, 30));
+        this.#log.warn("message handler failed; retrying", {
+          topic,
+          partition,
+          offset: message.offset,
+          attempt,
+          retryInMs: delay,
+          error: errorMessage(err),
+        });
+        if (!canContinue()) return false;
+        try {
+          await this.#clock.sleep(delay, abandoned);
+        } catch {
+          return false;
+        }
+        if (!canContinue()) return false;
+      }
+    }
+  }
+}
+
+function isRetriable(err: unknown): boolean {
+  return typeof err === "object" && err !== null && "retriable" in err && err.retriable === true;
+}
+
+function nextOffset(offset: string): string {
+  const n = Number(offset);
+  return Number.isSafeInteger(n + 1) ? String(n + 1) : String(BigInt(offset) + 1n);
+}
+
+function compareOffsets(a: string, b: string): number {
+  return a.length - b.length || (a < b ? -1 : a > b ? 1 : 0);
+}
+
+function toConsumedMessage(message: KafkaMessage, topic: string, partition: number): ConsumedMessage {
+  return {
+    topic,
+    partition,
+    offset: message.offset,
+    key: message.key ?? null,
+    value: message.value,
+    headers: flattenHeaders(message.headers),
+    timestamp: message.timestamp,
+  };
+}
+
+const NO_HEADERS: Record<string, Uint8Array | string | undefined> = Object.freeze({});
+
+function flattenHeaders(headers: IHeaders | undefined): Record<string, Uint8Array | string | undefined> {
+  if (headers === undefined) return NO_HEADERS;
+  let repeated = false;
+  for (const name in headers) {
+    if (Array.isArray(headers[name])) {
+      repeated = true;
+      break;
+    }
+  }
+  // kafkajs only builds arrays for repeated header names; otherwise its object already has the right shape.
+  if (!repeated) return headers as Record<string, Uint8Array | string | undefined>;
+  const flat: Record<string, Uint8Array | string | undefined> = {};
+  for (const name in headers) {
+    const v = headers[name];
+    flat[name] = Array.isArray(v) ? v[v.length - 1] : v;
+  }
+  return flat;
+}
