@@ -1,0 +1,95 @@
+/**
+ * The module graph is self-contained: `deno bundle` turns main.ts into one JS file that runs with an empty Deno
+ * cache (what a compiled binary needs), prints help and version, and runs a service until SIGTERM.
+ * @module
+ */
+import assert from "node:assert/strict";
+import { freePort, startRedis } from "./_harness/mod.ts";
+
+const root = new URL("..", import.meta.url).pathname;
+const decoder = new TextDecoder();
+
+Deno.test({
+  name: "bundle: one JS file runs --help, --version and the httpbroker with an empty Deno cache",
+  sanitizeResources: false, // the bundled program is a separate process, waited for below
+  sanitizeOps: false,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "er-bundle-" });
+    const redis = await startRedis();
+    try {
+      const bundle = `${dir}/event-router.js`;
+      const built = await new Deno.Command(Deno.execPath(), {
+        args: ["bundle", "--platform", "deno", "--quiet", "-o", bundle, "main.ts"],
+        cwd: root,
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      assert.equal(built.code, 0, decoder.decode(built.stderr));
+
+      // An empty DENO_DIR: nothing may be fetched or resolved outside the bundle.
+      const env = { DENO_DIR: `${dir}/empty-cache`, NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1" };
+      const run = (args: string[]) =>
+        new Deno.Command(Deno.execPath(), {
+          args: [
+            "run",
+            "--no-remote",
+            "--no-npm",
+            "--allow-net",
+            "--allow-env",
+            "--allow-read",
+            "--allow-sys",
+            bundle,
+            ...args,
+          ],
+          env,
+          cwd: dir,
+          stdout: "piped",
+          stderr: "piped",
+        });
+      const help = await run(["--help"]).output();
+      assert.equal(help.code, 0, decoder.decode(help.stderr));
+      assert.match(decoder.decode(help.stdout), /receiver httpbroker +accept check states over HTTP/);
+      const version = await run(["--version"]).output();
+      assert.match(decoder.decode(version.stdout), /^event-router \d+\.\d+\.\d+ \(deno /);
+
+      const port = await freePort();
+      const child = run([
+        "receiver",
+        "httpbroker",
+        "--port",
+        `127.0.0.1:${port}`,
+        "--server",
+        `127.0.0.1:${redis.port}`,
+        "--interval",
+        "1s",
+      ]).spawn();
+      const stderr = new Response(child.stderr).text();
+      const stdout = new Response(child.stdout).text();
+      let healthy = false;
+      const deadline = Date.now() + 20_000;
+      while (!healthy && Date.now() < deadline) {
+        try {
+          const res = await fetch(`http://127.0.0.1:${port}/health`);
+          healthy = res.status === 200 && (await res.text()) === "OK";
+        } catch {
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      }
+      const posted = healthy
+        ? await fetch(`http://127.0.0.1:${port}/state`, {
+          method: "POST",
+          body: JSON.stringify({ entity: "bundle", check: "SMOKE", state: "ok" }),
+        }).then((r) => r.text())
+        : "";
+      child.kill("SIGTERM");
+      const status = await child.status;
+      const logs = (await stderr) + (await stdout);
+      assert.ok(healthy, `bundled httpbroker never answered /health:\n${logs}`);
+      assert.match(posted, /^Caching state: \{"entity":"bundle","check":"SMOKE"/);
+      assert.equal(status.code, 0, `bundled httpbroker exited ${status.code} after SIGTERM:\n${logs}`);
+    } finally {
+      await redis.stop();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
