@@ -12,6 +12,7 @@ import { startRedis } from "../tests/_harness/redis.ts";
 import type { RedisServer } from "../tests/_harness/redis.ts";
 import {
   benchProfile,
+  failedRow,
   formatLatency,
   formatNumber,
   infoRow,
@@ -537,14 +538,20 @@ async function redisBenchmarkLpush(port: number, n: number, valueBytes: number):
 export type CeilingKind = "echo" | "producer" | "pipe" | "lpush";
 
 /** Measures the default ceilings (memoised, so suites asking with the same options reuse them) as table rows. */
-export async function ceilingRows(quick: boolean, kinds: ReadonlySet<CeilingKind>): Promise<BenchRow[]> {
+export async function ceilingRows(
+  quick: boolean,
+  kinds: ReadonlySet<CeilingKind>,
+  progress?: (msg: string) => void,
+): Promise<BenchRow[]> {
   const rows: BenchRow[] = [];
   const attempt = async (name: string, fn: () => Promise<BenchRow>) => {
+    const t0 = performance.now();
     try {
       rows.push(await fn());
     } catch (err) {
-      rows.push({ name, value: NaN, unit: "", pass: false, notes: `FAILED: ${(err as Error).message.split("\n")[0]}` });
+      rows.push(failedRow(name, err));
     }
+    progress?.(`${name}: ${formatNumber((performance.now() - t0) / 1000)} s`);
   };
   if (kinds.has("echo")) {
     const o = defaultEchoOptions(quick);

@@ -10,8 +10,13 @@ import type { CeilingKind } from "./ceilings.ts";
 // import * as httpbroker from "./httpbroker.ts";
 // import * as kcl from "./kcl_proxy.ts";
 
-/** A suite plus the default ceilings its rows are compared with (measured first and printed above the suites). */
+/** A suite plus the shared ceilings it uses. */
 export interface RegisteredSuite extends BenchSuite {
+  /**
+   * The default ceilings of bench/ceilings.ts the suite's rows are divided by (main.ts measures them first and prints
+   * them as their own rows; the suite gets the memoised result by asking with the same default options). `[]` when
+   * the suite measures its own ceilings.
+   */
   ceilings: CeilingKind[];
 }
 
@@ -22,7 +27,7 @@ export const suites: RegisteredSuite[] = [
   // { name: "kcl", run: kcl.run, ceilings: ["echo", "producer"] },
 ];
 
-/** The suite names main.ts knows about even before a suite is registered (for `--only` messages). */
+/** Suite names `--only` accepts, with the ceilings measured for a suite that is not registered yet. */
 export const KNOWN_SUITES: Record<string, CeilingKind[]> = {
   router: ["pipe"],
   httpbroker: ["echo", "lpush"],
