@@ -48,6 +48,10 @@ function recordValue(i: number): string {
   });
 }
 
+function denoFlags(): string[] {
+  return (Deno.env.get("KCL_BENCH_DENO_FLAGS") ?? "").split(" ").filter((f) => f !== "");
+}
+
 interface Env {
   cluster: MockKafkaCluster;
   proxy: ServerProcess;
@@ -71,7 +75,8 @@ async function startEnv(): Promise<Env> {
     };
     await Deno.writeTextFile(`${dir}/keys.json`, JSON.stringify(keys));
     const proxy = await spawnServer({
-      args: ["run", "-A", "main.ts", "kcl-proxy", "--port", "0", "--host", "127.0.0.1"],
+      // KCL_BENCH_DENO_FLAGS adds flags to the server's `deno run`, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
+      args: ["run", "-A", ...denoFlags(), "main.ts", "kcl-proxy", "--port", "0", "--host", "127.0.0.1"],
       env: {
         KCL_BOOTSTRAP_SERVERS: cluster.bootstrapServers,
         KCL_API_KEYS_FILE: `${dir}/keys.json`,
@@ -300,6 +305,9 @@ export async function run(opts: { quick: boolean }): Promise<BenchRow[]> {
         ["kcl memory", async () => [await memoryRow(env)]],
       ] as const
     ) {
+      // KCL_BENCH_ONLY="kcl throughput" runs one part (profiling, quick iterations).
+      const only = Deno.env.get("KCL_BENCH_ONLY");
+      if (only !== undefined && only !== label) continue;
       try {
         rows.push(...await part());
       } catch (err) {

@@ -57,6 +57,10 @@ export interface PriorityBatcherOptions {
   onFailed: (cls: BatchedClass, failed: FailedEvent[]) => void;
   /** Told the number of events of a batch that were produced. */
   onProduced?: (cls: BatchedClass, events: BufferedEvent[]) => void;
+  /** Sends per class that may run at once (default {@link MAX_SENDS_PER_CLASS}). */
+  maxSendsPerClass?: number;
+  /** Largest coalesced send (default {@link MAX_EVENTS_PER_SEND}). */
+  maxEventsPerSend?: number;
 }
 
 /**
@@ -64,9 +68,9 @@ export interface PriorityBatcherOptions {
  * leave together with the next send, so under load kafkajs gets fewer, larger produce requests (its per-request
  * cost dominates) instead of a pile of concurrent 100-record ones.
  */
-const MAX_SENDS_PER_CLASS = 2;
+export const MAX_SENDS_PER_CLASS = 2;
 /** Largest coalesced send. */
-const MAX_EVENTS_PER_SEND = 5000;
+export const MAX_EVENTS_PER_SEND = 5000;
 
 class ClassBuffer {
   buffer: BufferedEvent[] = [];
@@ -100,10 +104,14 @@ export class PriorityBatcher {
   readonly #classes: Record<BatchedClass, ClassBuffer>;
   readonly #log: Logger;
   readonly #abandoned = new WeakSet<BufferedEvent[]>();
+  readonly #maxSends: number;
+  readonly #maxEvents: number;
 
   constructor(opts: PriorityBatcherOptions) {
     this.#opts = opts;
     this.#log = opts.logger.child({ component: "priority-batcher" });
+    this.#maxSends = opts.maxSendsPerClass ?? MAX_SENDS_PER_CLASS;
+    this.#maxEvents = opts.maxEventsPerSend ?? MAX_EVENTS_PER_SEND;
     const limit = (cls: BatchedClass): ClassLimits => ({ ...DEFAULT_LIMITS[cls], ...opts.limits?.[cls] });
     this.#classes = {
       low: new ClassBuffer("low", limit("low")),
@@ -216,11 +224,11 @@ export class PriorityBatcher {
   }
 
   #pump(c: ClassBuffer): void {
-    while (c.sending < MAX_SENDS_PER_CLASS && c.ready.length > 0) {
+    while (c.sending < this.#maxSends && c.ready.length > 0) {
       let batch = c.ready;
-      if (batch.length > MAX_EVENTS_PER_SEND) {
-        c.ready = batch.slice(MAX_EVENTS_PER_SEND);
-        batch = batch.slice(0, MAX_EVENTS_PER_SEND);
+      if (batch.length > this.#maxEvents) {
+        c.ready = batch.slice(this.#maxEvents);
+        batch = batch.slice(0, this.#maxEvents);
       } else {
         c.ready = [];
       }

@@ -3,7 +3,6 @@
  * value the event plus `createdAt` (filled), `receivedAt`, `clientId`, `realm`; `kcl-*` headers.
  * @module
  */
-import { Buffer } from "node:buffer";
 import type { OutboundRecord } from "../kafka/producer.ts";
 import type { PriorityClass } from "./priority.ts";
 import type { UserEvent } from "./user_event.ts";
@@ -19,20 +18,20 @@ export interface EventRecord {
 }
 
 /**
- * Builds records; caches the constant header bytes per client, realm and class so the hot path does not re-encode
- * them for every event.
+ * Builds records; shares one header object per client, realm and class. Header values are strings: records are
+ * posted to the producer worker, and a Buffer would be cloned together with its whole 8 KiB pool slab.
  */
 export class RecordBuilder {
-  readonly #headers = new Map<string, Record<string, Buffer>>();
+  readonly #headers = new Map<string, Record<string, string>>();
 
-  #baseHeaders(clientId: string, realm: string, cls: PriorityClass): Record<string, Buffer> {
+  #baseHeaders(clientId: string, realm: string, cls: PriorityClass): Record<string, string> {
     const cacheKey = `${clientId}\u0000${realm}\u0000${cls}`;
     let h = this.#headers.get(cacheKey);
     if (h === undefined) {
       h = {
-        "kcl-client-id": Buffer.from(clientId),
-        "kcl-realm": Buffer.from(realm),
-        "kcl-priority": Buffer.from(cls),
+        "kcl-client-id": clientId,
+        "kcl-realm": realm,
+        "kcl-priority": cls,
       };
       // Bounded: entries are per key/realm/class combination, but a key set can change on reload.
       if (this.#headers.size > 10_000) this.#headers.clear();

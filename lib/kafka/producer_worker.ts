@@ -1,0 +1,108 @@
+/**
+ * Web Worker entry that owns kafkajs producers for {@link ProducerWorker} (lib/kafka/worker_producer.ts): it encodes
+ * and sends the batches the main thread posts and answers with per-record partitions/offsets or errors.
+ * @module
+ */
+/// <reference lib="deno.worker" />
+import { createKafka } from "./client.ts";
+import { type Delivery, DeliveryProducer } from "./producer.ts";
+import type { LogFields, Logger, LogLevel } from "../log.ts";
+import { errorMessage } from "../log.ts";
+import type { WorkerReply, WorkerRequest } from "./worker_protocol.ts";
+
+/** Forwards log entries to the main thread, where the service's logger writes them. */
+function forwardingLogger(debugEnabled: boolean, fields: LogFields): Logger {
+  const emit = (level: LogLevel, msg: string, extra?: LogFields) => {
+    if (level === "debug" && !debugEnabled) return;
+    const all = extra === undefined ? fields : { ...fields, ...extra };
+    let reply: WorkerReply = { t: "log", level, msg, fields: all };
+    try {
+      self.postMessage(reply);
+    } catch {
+      // Fields that cannot be cloned (functions, sockets) are sent as their JSON form.
+      reply = { t: "log", level, msg, fields: JSON.parse(safeJson(all)) };
+      self.postMessage(reply);
+    }
+  };
+  return {
+    debugEnabled,
+    debug: (msg, f) => emit("debug", msg, f),
+    info: (msg, f) => emit("info", msg, f),
+    warn: (msg, f) => emit("warn", msg, f),
+    error: (msg, f) => emit("error", msg, f),
+    child: (f) => forwardingLogger(debugEnabled, { ...fields, ...f }),
+  };
+}
+
+function safeJson(v: unknown): string {
+  try {
+    return JSON.stringify(v) ?? "{}";
+  } catch {
+    return "{}";
+  }
+}
+
+let producers: DeliveryProducer[] = [];
+
+function reply(r: WorkerReply, transfer: Transferable[] = []): void {
+  self.postMessage(r, transfer);
+}
+
+async function handle(req: WorkerRequest): Promise<void> {
+  switch (req.t) {
+    case "init": {
+      try {
+        const logger = forwardingLogger(req.debug, {});
+        const kafka = createKafka({ ...req.client, brokers: req.brokers, clientId: req.clientId, logger });
+        producers = req.producers.map((o) => new DeliveryProducer(kafka, { ...o, logger }));
+        await Promise.all(producers.map((p) => p.connect()));
+        reply({ t: "done", id: req.id });
+      } catch (err) {
+        await Promise.allSettled(producers.map((p) => p.disconnect()));
+        reply({ t: "done", id: req.id, error: errorMessage(err) });
+      }
+      return;
+    }
+    case "send": {
+      const producer = producers[req.p];
+      let deliveries: Delivery[];
+      if (producer === undefined) {
+        const error = new Error(`no producer #${req.p}`);
+        deliveries = req.records.map((r) => ({ ok: false, topic: r.topic, error }));
+      } else {
+        deliveries = await producer.send(req.records);
+      }
+      const n = req.records.length;
+      const partitions = new Int32Array(n);
+      const offsets = new Array<string>(n);
+      let errors: (string | null)[] | undefined;
+      for (let i = 0; i < n; i++) {
+        const d = deliveries[i];
+        if (d !== undefined && d.ok) {
+          partitions[i] = d.partition;
+          offsets[i] = d.offset;
+        } else {
+          partitions[i] = -1;
+          offsets[i] = "-1";
+          (errors ??= new Array<string | null>(n).fill(null))[i] = d === undefined
+            ? "no delivery result"
+            : errorMessage(d.error);
+        }
+      }
+      reply({ t: "sent", id: req.id, partitions, offsets, errors }, [partitions.buffer]);
+      return;
+    }
+    case "close": {
+      await Promise.allSettled(producers.map((p) => p.disconnect()));
+      reply({ t: "done", id: req.id });
+      return;
+    }
+  }
+}
+
+self.onmessage = (e: MessageEvent<WorkerRequest>) => {
+  handle(e.data).catch((err) => {
+    // handle() answers every request itself; this only guards against a bug leaving the main thread waiting.
+    reply({ t: "done", id: e.data.id, error: `producer worker: ${errorMessage(err)}` });
+  });
+};
