@@ -16,7 +16,7 @@ import { DedupWindow } from "../lib/kcl/dedup.ts";
 import { ImmediateSender } from "../lib/kcl/immediate_sender.ts";
 import { type FailedEvent, PriorityBatcher, type RecordSender } from "../lib/kcl/priority_batcher.ts";
 import { priorityClass } from "../lib/kcl/priority.ts";
-import { parseUserEvents } from "../lib/kcl/user_event.ts";
+import { fastParseUserEvent, parseUserEvents, UserEventSchema } from "../lib/kcl/user_event.ts";
 import { signWebhookBody } from "../lib/kcl/webhook_notifier.ts";
 import { silentLogger } from "../lib/log.ts";
 import { verifySignature } from "./_harness/webhook.ts";
@@ -214,6 +214,69 @@ Deno.test("UserEvent: single object and arrays, per-item errors", () => {
   if (!bad[0]!.ok) assert.deepEqual(bad[0]!.errors.map((e) => e.path).sort(), ["authId", "priority"]);
   assert.throws(() => parseUserEvents(42), /UserEvent/);
   assert.throws(() => parseUserEvents([]), /empty/);
+});
+
+Deno.test("the hand-written UserEvent check agrees with the zod schema on good and bad events", () => {
+  const base = { sourceSystem: "web", sourceSystemId: "clicked", authId: 42, data: { a: 1, nested: { b: [1] } } };
+  const good: unknown[] = [
+    base,
+    { ...base, priority: 0 },
+    { ...base, priority: 35, requestId: "r-1", createdAt: "2024-05-01T12:00:00Z" },
+    { ...base, createdAt: "2024-02-29T23:59:59.123456+02:00" },
+    { ...base, createdAt: "2024-05-01T12:00:00.5-11:30" },
+    { ...base, requestId: "x".repeat(256), authId: -7, data: {} },
+    { ...base, authId: Number.MAX_SAFE_INTEGER, extra: "dropped", priority: 12 },
+    JSON.parse('{"sourceSystem":"s","sourceSystemId":"i","authId":1,"data":{"k":null}}'),
+  ];
+  const bad: unknown[] = [
+    null,
+    42,
+    "event",
+    [base],
+    {},
+    { ...base, sourceSystem: undefined },
+    { ...base, sourceSystem: 1 },
+    { ...base, sourceSystemId: null },
+    { ...base, authId: "42" },
+    { ...base, authId: 1.5 },
+    { ...base, authId: Number.MAX_SAFE_INTEGER + 1 },
+    { ...base, authId: undefined },
+    { ...base, priority: -1 },
+    { ...base, priority: 2.5 },
+    { ...base, priority: "10" },
+    { ...base, priority: null },
+    { ...base, requestId: "" },
+    { ...base, requestId: "x".repeat(257) },
+    { ...base, requestId: 7 },
+    { ...base, createdAt: "2024-05-01" },
+    { ...base, createdAt: "2024-05-01T12:00:00" },
+    { ...base, createdAt: "2023-02-29T12:00:00Z" },
+    { ...base, createdAt: "2024-05-01T24:00:00Z" },
+    { ...base, createdAt: "2024-05-01 12:00:00Z" },
+    { ...base, createdAt: 1714564800000 },
+    { ...base, data: null },
+    { ...base, data: [] },
+    { ...base, data: "x" },
+    { ...base, data: undefined },
+  ];
+  for (const [i, v] of good.entries()) {
+    const zod = UserEventSchema.safeParse(v);
+    assert.ok(zod.success, `good #${i} is valid for zod`);
+    const fast = fastParseUserEvent(v);
+    assert.ok(fast !== undefined, `good #${i} takes the fast path`);
+    assert.deepEqual(fast, zod.data, `good #${i}: same event`);
+    assert.equal(JSON.stringify(fast), JSON.stringify(zod.data), `good #${i}: same JSON`);
+  }
+  for (const [i, v] of bad.entries()) {
+    assert.equal(UserEventSchema.safeParse(v).success, false, `bad #${i} is invalid for zod`);
+    assert.equal(fastParseUserEvent(v), undefined, `bad #${i} is refused by the fast path`);
+  }
+  // Declined by the fast path but valid: decided by zod, which strips the __proto__ key.
+  const proto = JSON.parse('{"sourceSystem":"s","sourceSystemId":"i","authId":1,"data":{"__proto__":{"x":1},"k":2}}');
+  assert.equal(fastParseUserEvent(proto), undefined);
+  const item = parseUserEvents(proto)[0]!;
+  assert.ok(item.ok);
+  if (item.ok) assert.equal(JSON.stringify(item.event.data), '{"k":2}');
 });
 
 Deno.test("API keys: sha256 or plain key, prefix topics, constant-time lookup, reload keeps old keys when invalid", async () => {

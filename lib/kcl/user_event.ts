@@ -67,7 +67,46 @@ export function parseUserEvents(body: unknown): ParsedItem[] {
   throw new HttpError(400, "request body must be a UserEvent object or an array of them", [], 4);
 }
 
+/** The exact pattern `z.iso.datetime({ offset: true })` uses, so the fast check accepts the same strings. */
+const DATETIME = z.core.regexes.datetime({ offset: true });
+
+/**
+ * A hand-written equivalent of `UserEventSchema.safeParse(value).data` for the common case, about ten times
+ * cheaper than zod per event (the proxy validates every event of every request). Returns undefined whenever the
+ * value is not plainly valid; the caller then asks zod, which stays the source of truth for what is valid and
+ * for every error message. tests/kcl_rules_test.ts checks both agree on a table of good and bad events.
+ */
+export function fastParseUserEvent(value: unknown): UserEvent | undefined {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return undefined;
+  const v = value as Record<string, unknown>;
+  const { requestId, createdAt, sourceSystem, sourceSystemId, priority, authId, data } = v;
+  if (typeof sourceSystem !== "string" || typeof sourceSystemId !== "string") return undefined;
+  if (typeof authId !== "number" || !Number.isSafeInteger(authId)) return undefined;
+  if (typeof data !== "object" || data === null || Array.isArray(data)) return undefined;
+  // zod rebuilds records and strips a `__proto__` key; such rare inputs are left to it.
+  if (Object.getPrototypeOf(data) !== Object.prototype || Object.hasOwn(data, "__proto__")) return undefined;
+  if (requestId !== undefined && (typeof requestId !== "string" || requestId.length < 1 || requestId.length > 256)) {
+    return undefined;
+  }
+  if (createdAt !== undefined && (typeof createdAt !== "string" || !DATETIME.test(createdAt))) return undefined;
+  if (priority !== undefined && (typeof priority !== "number" || !Number.isSafeInteger(priority) || priority < 0)) {
+    return undefined;
+  }
+  // Keys in the schema's order, as zod builds its output.
+  const event = {} as UserEvent;
+  if (requestId !== undefined) event.requestId = requestId;
+  if (createdAt !== undefined) event.createdAt = createdAt;
+  event.sourceSystem = sourceSystem;
+  event.sourceSystemId = sourceSystemId;
+  if (priority !== undefined) event.priority = priority;
+  event.authId = authId;
+  event.data = data as Record<string, unknown>;
+  return event;
+}
+
 function parseOne(value: unknown, index: number): ParsedItem {
+  const fast = fastParseUserEvent(value);
+  if (fast !== undefined) return { ok: true, index, event: fast };
   const result = UserEventSchema.safeParse(value);
   if (result.success) return { ok: true, index, event: result.data };
   // The requestId is echoed back even when the event is invalid so the client can match the error to its event.
