@@ -9,3 +9,5 @@ export { formatSseEvent, readSseStream, type SseEvent, SseParser } from "./lib/s
 export { ConfigError, UsageError } from "./lib/config/errors.ts";
 export { HttpError } from "./lib/http/errors.ts";
 export { type KclProxy, type KclProxyDeps, startKclProxy } from "./lib/kcl/service.ts";
+export { loadRouterConfig, type RouterConfig } from "./lib/config/router.ts";
+export { type RouterDeps, type RunningRouter, startRouter } from "./lib/router/service.ts";

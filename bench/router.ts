@@ -5,19 +5,8 @@
  * Run alone: `deno run -A bench/router.ts [--quick]`.
  * @module
  */
-import type { Kafka } from "kafkajs";
-import {
-  benchProfile,
-  type BenchRow,
-  failedRow,
-  formatTable,
-  infoRow,
-  limitRow,
-  ratioRow,
-  sampleEvent,
-} from "./_lib.ts";
-import { createKafka } from "../lib/kafka/client.ts";
-import { MockKafkaCluster } from "../lib/kafka/mock_cluster.ts";
+import { type BenchRow, failedRow, formatTable, infoRow, limitRow, ratioRow, sampleEvent } from "./_lib.ts";
+import { defaultPipeOptions, fillTopic, pipeCeiling, startBenchKafka } from "./ceilings.ts";
 import { silentLogger } from "../lib/log.ts";
 import type { Registry } from "../lib/metrics.ts";
 import { startRouter } from "../lib/router/service.ts";
@@ -27,71 +16,11 @@ import { FakeHouston, metricValue, routerTestConfig } from "../tests/_harness/ho
 export const name = "router";
 
 const PARTITIONS = 6;
-const APPS = 100;
 const FAN_OUT = 3;
 
-let topicSeq = 0;
-function topic(prefix: string): string {
-  return `${prefix}-${++topicSeq}-${crypto.randomUUID().slice(0, 6)}`;
-}
-
-/** Writes `count` sample events to `input` in large batches. */
-async function preload(kafka: Kafka, input: string, count: number, appIds: (i: number) => string): Promise<void> {
-  const producer = kafka.producer();
-  await producer.connect();
-  try {
-    const batch = 2000;
-    for (let from = 0; from < count; from += batch) {
-      const messages = [];
-      for (let i = from; i < Math.min(count, from + batch); i++) {
-        messages.push({ key: `user-${i % 1000}`, value: JSON.stringify({ ...sampleEvent(i), appId: appIds(i) }) });
-      }
-      await producer.send({ topic: input, messages });
-    }
-  } finally {
-    await producer.disconnect();
-  }
-}
-
-/**
- * The ceiling: a kafkajs consumer whose eachBatch produces every message of the batch to the same three topics
- * in one sendBatch and commits after the acknowledgement. Resolves to messages/s from first fetch to last commit.
- */
-async function barePipe(kafka: Kafka, input: string, outputs: string[], count: number): Promise<number> {
-  const producer = kafka.producer();
-  await producer.connect();
-  const consumer = kafka.consumer({ groupId: topic("pipe"), maxWaitTimeInMs: 100 });
-  await consumer.connect();
-  await consumer.subscribe({ topic: input, fromBeginning: true });
-  let done = 0;
-  let first = 0;
-  const finished = Promise.withResolvers<number>();
-  await consumer.run({
-    autoCommit: false,
-    partitionsConsumedConcurrently: 8,
-    eachBatchAutoResolve: false,
-    eachBatch: async ({ batch, resolveOffset, commitOffsetsIfNecessary }) => {
-      if (first === 0) first = performance.now();
-      const messages = batch.messages.map((m) => ({ key: m.key, value: m.value, headers: m.headers }));
-      await producer.sendBatch({ topicMessages: outputs.map((t) => ({ topic: t, messages })) });
-      const last = batch.messages[batch.messages.length - 1];
-      if (last !== undefined) {
-        resolveOffset(last.offset);
-        await commitOffsetsIfNecessary({
-          topics: [{
-            topic: batch.topic,
-            partitions: [{ partition: batch.partition, offset: String(Number(last.offset) + 1) }],
-          }],
-        });
-      }
-      done += batch.messages.length;
-      if (done >= count) finished.resolve(performance.now());
-    },
-  });
-  const end = await finished.promise;
-  await consumer.disconnect();
-  await producer.disconnect();
-  return count / ((end - first) / 1000);
+let groupSeq = 0;
+function group(prefix: string): string {
+  return `${prefix}-${++groupSeq}-${crypto.randomUUID().slice(0, 6)}`;
 }
 
 /** Polls until `produced` reaches `target`; returns the time it did. */
@@ -119,56 +48,51 @@ async function histogramPercentile(registry: Registry, q: number): Promise<numbe
   return NaN;
 }
 
-async function warmRouter(cluster: MockKafkaCluster, count: number): Promise<BenchRow[]> {
-  const bootstrap = cluster.bootstrapServers;
-  const kafka = createKafka({ brokers: bootstrap.split(","), clientId: "bench", logger: silentLogger });
-  const pipeInput = topic("pipe-in");
-  const routerInput = topic("router-in");
-  const pipeOut = Array.from({ length: FAN_OUT }, () => topic("pipe-out"));
-  const routerOut = Array.from({ length: FAN_OUT }, () => topic("router-out"));
-  for (const t of [pipeInput, routerInput, ...pipeOut, ...routerOut]) cluster.createTopic(t, PARTITIONS);
-  const appOf = (i: number) => `app-${i % APPS}`;
-  await preload(kafka, pipeInput, count, appOf);
-  const ceiling = await barePipe(kafka, pipeInput, pipeOut, count);
-
+async function warmRouter(quick: boolean): Promise<BenchRow[]> {
+  // The same options main.ts uses, so a full run measures the pipe once and shares it.
+  const pipeOptions = defaultPipeOptions(quick);
+  const pipe = await pipeCeiling(pipeOptions);
+  const count = pipeOptions.messages;
+  using kafka = startBenchKafka();
+  const routerInput = kafka.topic("router-in", pipeOptions.partitions ?? PARTITIONS);
+  const routerOut = Array.from({ length: FAN_OUT }, () => kafka.topic("router-out", pipeOptions.partitions));
   const houston = await FakeHouston.start({ apiKey: "bench" });
   houston.setDefault(routerOut.map((t, i) => ({ name: `Integration ${i}`, topic: t, enabled: true })));
+  // The topic is filled before the router starts, as the pipe's is: both are timed from their first fetch.
+  await fillTopic(kafka, routerInput, count, { valueBytes: pipeOptions.valueBytes ?? 300 });
   const config = routerTestConfig({
-    bootstrap,
+    bootstrap: kafka.bootstrap,
     ingestionTopic: routerInput,
-    groupId: topic("router"),
+    groupId: group("router"),
     houston,
     cacheTtlMs: 3600_000,
   });
   const router = await startRouter(config, { logger: silentLogger });
   try {
-    // Warm the cache before the measured messages exist.
-    await Promise.all(Array.from({ length: APPS }, (_, i) => router.cache.get(`app-${i}`)));
-    await preload(kafka, routerInput, count, appOf);
-    const start = performance.now();
-    // The router's first fetch follows the preload; measure from when it starts consuming.
     let first = 0;
+    const start = performance.now();
     while (first === 0) {
       if ((await metricValue(router.registry, "event_router_messages_consumed")) > 0) first = performance.now();
       else if (performance.now() - start > 60_000) throw new Error("router consumed nothing");
-      else await new Promise((r) => setTimeout(r, 2));
+      else await new Promise((r) => setTimeout(r, 1));
     }
     const end = await whenProduced(router.registry, count * FAN_OUT, 300_000);
     const rate = count / ((end - first) / 1000);
     const p50 = await histogramPercentile(router.registry, 0.5);
     const p99 = await histogramPercentile(router.registry, 0.99);
     return [
-      infoRow(
-        "kafkajs consume→produce pipe (fan-out 3)",
-        ceiling,
-        "msg/s",
-        `${count} messages, ${PARTITIONS} partitions`,
-      ),
-      ratioRow("router warm cache, 3 integrations/app", rate, ceiling, "msg/s", 0.5, {
-        notes: `${count} messages, ${houston.lookups} Houston lookups (pre-warmed ${APPS} apps)`,
+      ratioRow("router warm cache, 3 integrations/app", rate, pipe.perSecond, "msg/s", 0.5, {
+        notes: `${count} messages; ceiling: kafkajs consume→produce pipe, fan-out 3; ` +
+          `cache warmed by the first message of each of ${houston.lookups} apps (one lookup each)`,
       }),
-      infoRow("router consume→ack p50", p50, "ms", "upper bound of event_router_route_seconds bucket"),
-      infoRow("router consume→ack p99", p99, "ms", "upper bound of event_router_route_seconds bucket"),
+      infoRow(
+        "router consume→ack p50 / p99",
+        p50,
+        "ms",
+        `p99 ${p99} ms (event_router_route_seconds bucket bounds); pipe p50 ${pipe.latency.p50.toFixed(1)} / p99 ${
+          pipe.latency.p99.toFixed(1)
+        } ms`,
+      ),
     ];
   } finally {
     await router.stop();
@@ -176,20 +100,20 @@ async function warmRouter(cluster: MockKafkaCluster, count: number): Promise<Ben
   }
 }
 
-async function coldStart(cluster: MockKafkaCluster, apps: number, perApp: number): Promise<BenchRow> {
-  const bootstrap = cluster.bootstrapServers;
-  const kafka = createKafka({ brokers: bootstrap.split(","), clientId: "bench-cold", logger: silentLogger });
-  const input = topic("cold-in");
-  const out = topic("cold-out");
-  cluster.createTopic(input, PARTITIONS);
-  cluster.createTopic(out, PARTITIONS);
+async function coldStart(apps: number, perApp: number): Promise<BenchRow> {
+  using kafka = startBenchKafka();
+  const bootstrap = kafka.bootstrap;
+  const input = kafka.topic("cold-in", PARTITIONS);
+  const out = kafka.topic("cold-out", PARTITIONS);
   const count = apps * perApp;
-  await preload(kafka, input, count, (i) => `cold-${i % apps}`);
+  await fillTopic(kafka, input, count, {
+    value: (i) => JSON.stringify({ ...sampleEvent(i), appId: `cold-${i % apps}` }),
+  });
   const houston = await FakeHouston.start({ apiKey: "bench" });
   houston.setDefault([{ name: "Out", topic: out, enabled: true }]);
   houston.lookupDelayMs = 20;
   const router = await startRouter(
-    routerTestConfig({ bootstrap, ingestionTopic: input, groupId: topic("cold"), houston }),
+    routerTestConfig({ bootstrap, ingestionTopic: input, groupId: group("cold"), houston }),
     { logger: silentLogger },
   );
   try {
@@ -206,23 +130,16 @@ async function coldStart(cluster: MockKafkaCluster, apps: number, perApp: number
 
 /** Runs the router benchmark. */
 export async function run(opts: { quick: boolean }): Promise<BenchRow[]> {
-  const profile = benchProfile(opts.quick);
-  const cluster = MockKafkaCluster.start({ brokers: 3 });
   const rows: BenchRow[] = [];
   try {
-    try {
-      rows.push(...await warmRouter(cluster, profile.pipeMessages));
-    } catch (err) {
-      rows.push(failedRow("router warm cache", err));
-    }
-    try {
-      const apps = opts.quick ? 200 : 1000;
-      rows.push(await coldStart(cluster, apps, 5));
-    } catch (err) {
-      rows.push(failedRow("router cold cache", err));
-    }
-  } finally {
-    cluster.close();
+    rows.push(...await warmRouter(opts.quick));
+  } catch (err) {
+    rows.push(failedRow("router warm cache", err));
+  }
+  try {
+    rows.push(await coldStart(opts.quick ? 200 : 1000, 5));
+  } catch (err) {
+    rows.push(failedRow("router cold cache", err));
   }
   return rows;
 }

@@ -5,10 +5,21 @@
  */
 import { Counter, Histogram, type Registry } from "../metrics.ts";
 
+/**
+ * A counter for the per-message hot path: increments are plain additions, handed to prom-client when the registry
+ * is read (its `collect` hook), so routing a message costs no label hashing.
+ */
+export interface Tally {
+  inc(value?: number): void;
+}
+
 /** Every router metric, registered on one registry. */
 export interface RouterMetrics {
-  consumed: Counter;
+  consumed: Tally;
+  /** `event_router_messages_produced{appId,integration}` (use {@link RouterMetrics.producedFor} on hot paths). */
   produced: Counter<"appId" | "integration">;
+  /** The tally of one `{appId, integration}` series of `produced`. */
+  producedFor(appId: string, integration: string): Tally;
   producedFailed: Counter;
   retried: Counter;
   uploadedToS3: Counter;
@@ -19,11 +30,33 @@ export interface RouterMetrics {
   cacheStale: Counter;
   sseClickstream: Counter;
   sseIgnored: Counter<"type">;
-  bytesConsumed: Counter;
-  bytesProduced: Counter;
+  bytesConsumed: Tally;
+  bytesProduced: Tally;
   lookupFailures: Counter;
   s3Failures: Counter;
   routeSeconds: Histogram;
+}
+
+class PendingTally implements Tally {
+  pending = 0;
+  inc(value = 1): void {
+    this.pending += value;
+  }
+}
+
+/** A label-less counter fed by a {@link Tally}. */
+function tallied(registry: Registry, name: string, help: string): Tally {
+  const tally = new PendingTally();
+  new Counter({
+    name,
+    help,
+    registers: [registry],
+    collect() {
+      if (tally.pending > 0) this.inc(tally.pending);
+      tally.pending = 0;
+    },
+  });
+  return tally;
 }
 
 /** Creates the metrics on `registry`. */
@@ -31,12 +64,31 @@ export function createRouterMetrics(registry: Registry): RouterMetrics {
   const registers = [registry];
   const counter = <L extends string = never>(name: string, help: string, labelNames: L[] = []) =>
     new Counter<L>({ name, help, labelNames, registers });
+  const producedSeries = new Map<string, { appId: string; integration: string; tally: PendingTally }>();
+  const produced = new Counter<"appId" | "integration">({
+    name: "event_router_messages_produced",
+    help: "Messages produced to an integration topic",
+    labelNames: ["appId", "integration"],
+    registers,
+    collect() {
+      for (const s of producedSeries.values()) {
+        if (s.tally.pending > 0) this.inc({ appId: s.appId, integration: s.integration }, s.tally.pending);
+        s.tally.pending = 0;
+      }
+    },
+  });
   return {
-    consumed: counter("event_router_messages_consumed", "Messages consumed from the ingestion topic"),
-    produced: counter("event_router_messages_produced", "Messages produced to an integration topic", [
-      "appId",
-      "integration",
-    ]),
+    consumed: tallied(registry, "event_router_messages_consumed", "Messages consumed from the ingestion topic"),
+    produced,
+    producedFor(appId, integration) {
+      const key = appId + "\u0000" + integration;
+      let s = producedSeries.get(key);
+      if (s === undefined) {
+        s = { appId, integration, tally: new PendingTally() };
+        producedSeries.set(key, s);
+      }
+      return s.tally;
+    },
     producedFailed: counter("event_router_messages_produced_failed", "Produces that failed after kafkajs retries"),
     retried: counter("event_router_messages_retried", "Messages handed to the retry topic"),
     uploadedToS3: counter("event_router_messages_uploaded_to_s3", "Messages dead-lettered to S3"),
@@ -47,8 +99,8 @@ export function createRouterMetrics(registry: Registry): RouterMetrics {
     cacheStale: counter("event_router_integration_cache_stale", "Lookups answered by a stale entry (refresh failed)"),
     sseClickstream: counter("event_router_sse_clickstream_messages_received", "SSE clickstream events received"),
     sseIgnored: counter("event_router_sse_ignored_messages", "SSE events of other types (heartbeat, ...)", ["type"]),
-    bytesConsumed: counter("event_router_bytes_consumed", "Bytes of message values consumed"),
-    bytesProduced: counter("event_router_bytes_produced", "Bytes of message values produced"),
+    bytesConsumed: tallied(registry, "event_router_bytes_consumed", "Bytes of message values consumed"),
+    bytesProduced: tallied(registry, "event_router_bytes_produced", "Bytes of message values produced"),
     lookupFailures: counter("event_router_houston_lookup_failures", "Failed Houston lookups"),
     s3Failures: counter("event_router_s3_upload_failures", "Failed S3 dead-letter uploads (retried)"),
     routeSeconds: new Histogram({

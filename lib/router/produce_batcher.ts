@@ -33,7 +33,7 @@ export class ProduceBatcher implements RecordSender {
   readonly #maxRecords: number;
 
   constructor(private readonly sender: RecordSender, opts: { maxRecords?: number } = {}) {
-    this.#maxRecords = opts.maxRecords ?? 2000;
+    this.#maxRecords = opts.maxRecords ?? 30_000;
   }
 
   /** Queues `records`; resolves with their deliveries, in order, once the batch they joined is acknowledged. */

@@ -9,7 +9,6 @@ import type { Clock } from "../clock.ts";
 import type { Logger } from "../log.ts";
 import { errorMessage } from "../log.ts";
 import type { OutboundRecord } from "../kafka/producer.ts";
-import type { Counter } from "../metrics.ts";
 import { type ClickstreamEvent, type InvalidReason, parseEvent, wantsIntegration } from "./event.ts";
 import type { Integration } from "./houston_client.ts";
 import type { IntegrationCache } from "./integration_cache.ts";
@@ -37,8 +36,6 @@ export interface MessageRouterOptions {
   signal: AbortSignal;
 }
 
-type ProducedChild = ReturnType<Counter<"appId" | "integration">["labels"]>;
-
 /**
  * Routes ingestion messages. {@link MessageRouter.handle} is the consumer's handler.
  *
@@ -50,8 +47,6 @@ type ProducedChild = ReturnType<Counter<"appId" | "integration">["labels"]>;
  */
 export class MessageRouter {
   readonly #o: MessageRouterOptions;
-  /** Labelled counter children, so the hot path does not hash label sets per record. */
-  readonly #produced = new Map<string, ProducedChild>();
 
   constructor(opts: MessageRouterOptions) {
     this.#o = opts;
@@ -164,7 +159,7 @@ export class MessageRouter {
         const d = deliveries[i]!;
         const target = targets[i]!;
         if (d.ok) {
-          this.#producedCounter(event.appId, target.name).inc();
+          m.producedFor(event.appId, target.name).inc();
           m.bytesProduced.inc(size);
         } else {
           m.producedFailed.inc();
@@ -197,15 +192,5 @@ export class MessageRouter {
       records = failedRecords;
     }
     m.routeSeconds.observe((performance.now() - started) / 1000);
-  }
-
-  #producedCounter(appId: string, integration: string): ProducedChild {
-    const key = appId + "\u0000" + integration;
-    let child = this.#produced.get(key);
-    if (child === undefined) {
-      child = this.#o.metrics.produced.labels(appId, integration);
-      this.#produced.set(key, child);
-    }
-    return child;
   }
 }

@@ -40,8 +40,10 @@ export interface RouterDeps {
   fetch?: Fetch;
   /** Replaces the S3 dead-letter store (tests may pass their own real store). */
   deadLetters?: DeadLetterStore;
-  /** Messages routed concurrently per consumer; default 1000. */
+  /** Messages of one fetched batch routed concurrently; default 10000. */
   concurrency?: number;
+  /** Partitions whose batches are routed at the same time; default 4. */
+  partitionsConsumedConcurrently?: number;
   /** kafkajs retries of a failed produce before it counts as failed (default kafkajs' 5). */
   producerRetries?: number;
   /** kafkajs client id; default `event-router`. */
@@ -156,7 +158,9 @@ export async function startRouter(config: RouterConfig, deps: RouterDeps): Promi
     signal: stopping.signal,
   });
 
-  const concurrency = deps.concurrency ?? 1000;
+  // High enough that a whole fetched batch (about 1 MB per partition) is routed at once, so its produces leave
+  // together instead of in several rounds.
+  const concurrency = deps.concurrency ?? 10_000;
   const consumer = new AckConsumer(kafka, {
     groupId: config.groupId,
     topics: [config.ingestionTopic],
@@ -164,7 +168,8 @@ export async function startRouter(config: RouterConfig, deps: RouterDeps): Promi
     logger,
     clock,
     concurrency,
-    partitionsConsumedConcurrently: 8,
+    // Several partitions at once, so a message waiting on Houston stalls only its own partition.
+    partitionsConsumedConcurrently: deps.partitionsConsumedConcurrently ?? 4,
     handle: (msg) => router.handle(msg),
   });
   let retryConsumer: AckConsumer | undefined;
