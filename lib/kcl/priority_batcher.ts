@@ -83,6 +83,8 @@ class ClassBuffer {
   readonly sends = new Set<Promise<void>>();
   /** Batches handed to the producer and not answered yet. */
   readonly batches = new Set<BufferedEvent[]>();
+  /** The class's `kcl_buffer_events` child, looked up once (it is set on every add). */
+  gauge: { set(n: number): void } | undefined;
   constructor(readonly cls: BatchedClass, readonly limits: ClassLimits) {}
   get pending(): number {
     return this.buffer.length + this.inFlight;
@@ -209,7 +211,10 @@ export class PriorityBatcher {
   }
 
   #gauge(c: ClassBuffer): void {
-    this.#opts.metrics?.bufferEvents.labels(c.cls).set(c.pending);
+    const metrics = this.#opts.metrics;
+    if (metrics === undefined) return;
+    c.gauge ??= metrics.bufferEvents.labels(c.cls);
+    c.gauge.set(c.pending);
   }
 
   #flush(c: ClassBuffer): void {

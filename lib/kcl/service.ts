@@ -156,7 +156,18 @@ export async function startKclProxy(config: KclProxyConfig, deps: KclProxyDeps):
     maxEventsPerSend: 1000,
     onFailed: (_cls, failed) => reportUnproduced("failed", failed),
     onProduced: (cls, events: BufferedEvent[]) => {
-      for (const e of events) metrics.events.labels(e.rec.clientId, cls, "produced").inc();
+      // One label lookup per client and batch instead of per event (prom-client hashes labels on every call).
+      let client = events[0]?.rec.clientId;
+      let n = 0;
+      for (const e of events) {
+        if (e.rec.clientId !== client) {
+          if (client !== undefined) metrics.events.labels(client, cls, "produced").inc(n);
+          client = e.rec.clientId;
+          n = 0;
+        }
+        n++;
+      }
+      if (client !== undefined && n > 0) metrics.events.labels(client, cls, "produced").inc(n);
     },
   });
   const immediate = new ImmediateSender(immediateProducer);
