@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { createLogger } from "../lib/log.ts";
 import type { Delivery, OutboundRecord } from "../lib/kafka/producer.ts";
-import { ProducerWorker } from "../lib/kafka/worker_producer.ts";
+import { ProducerWorker, ProducerWorkerUnavailableError } from "../lib/kafka/worker_producer.ts";
 import { kcatRead, startKafka, uniqueTopic, withTimeout } from "./_harness/mod.ts";
 
 type Delivered = Extract<Delivery, { ok: true }>;
@@ -133,5 +133,25 @@ Deno.test("ProducerWorker.start rejects when no broker can be reached", async ()
       "start against a cluster that is down",
     ),
     (err: Error) => err.name !== "ProducerWorkerUnavailableError" && err.message.length > 0,
+  );
+});
+
+Deno.test("ProducerWorker.start reports a worker entry that cannot load as ProducerWorkerUnavailableError", async () => {
+  // What a single-file `deno bundle` output meets: the entry module is not next to the bundle.
+  const { logger } = capturingLogger();
+  const missing = new URL("./no_such_producer_worker.ts", import.meta.url).href;
+  await assert.rejects(
+    withTimeout(
+      ProducerWorker.start({
+        brokers: ["127.0.0.1:1"],
+        clientId: "worker-missing-test",
+        logger,
+        entry: missing,
+        producers: [{}],
+      }),
+      20_000,
+      "start with a missing worker entry",
+    ),
+    (err: Error) => err instanceof ProducerWorkerUnavailableError && err.message.startsWith("producer worker crashed"),
   );
 });
