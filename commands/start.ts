@@ -45,6 +45,7 @@ export async function runRouter(
     handler: router.handler,
     logger,
     stop: opts.stop,
+    fatal: router.fatal,
     onListen: opts.onListen,
     drain: async () => {
       await router.stop();

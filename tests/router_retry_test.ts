@@ -143,7 +143,7 @@ Deno.test({
         ids.map((id) => ({ key: id, value: JSON.stringify({ appId: "a", messageId: id }) })),
       );
       // The brokers drop the router's first produce connections: those produces fail and take the retry lane.
-      kafka.pushRequestErrors(KafkaApiKey.Produce, Array(6).fill(KafkaErrorCode.TRANSPORT));
+      kafka.pushRequestErrors(KafkaApiKey.Produce, Array(20).fill(KafkaErrorCode.TRANSPORT));
       const router = await startRouter(
         routerTestConfig({
           bootstrap: kafka.bootstrapServers,

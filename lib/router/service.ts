@@ -70,6 +70,8 @@ export interface RunningRouter {
    * and returns the offsets that were left uncommitted (they will be consumed again).
    */
   stop(deadlineMs?: number): Promise<{ pending: PendingOffset[] }>;
+  /** Rejects when a consumer crashed for good (the command then exits 1); never resolves. */
+  fatal: Promise<never>;
 }
 
 /**
@@ -138,7 +140,9 @@ export async function startRouter(config: RouterConfig, deps: RouterDeps): Promi
     retryLane = new RetryLane({
       topic: config.retry.topic,
       maxRetries: config.maxRetries,
-      sender: batcher,
+      // Unbatched: kafkajs fails a whole send when one topic fails, and a hand-over must not share the fate of
+      // the records that just failed (nor a healthy retry that of a broken integration).
+      sender: producer,
       deadLetters,
       cache,
       metrics,
@@ -235,9 +239,23 @@ export async function startRouter(config: RouterConfig, deps: RouterDeps): Promi
     return checks;
   };
 
+  // kafkajs gives up on a consumer only for non-retriable errors; the process must then stop rather than idle.
+  let failureTimer: ReturnType<Clock["setTimeout"]> | undefined;
+  const fatal = new Promise<never>((_, reject) => {
+    const check = () => {
+      const failure = consumer.failure ?? retryConsumer?.failure ?? null;
+      if (failure !== null) return reject(failure);
+      failureTimer = clock.setTimeout(check, 1000);
+    };
+    failureTimer = clock.setTimeout(check, 1000);
+  });
+  // Nobody may be listening (tests, dev); the rejection is still reported through serveUntilSignal when it is.
+  fatal.catch(() => {});
+
   let stopped: Promise<{ pending: PendingOffset[] }> | undefined;
   const stop = (deadlineMs = config.flushTimeoutMs) => {
     stopped ??= (async () => {
+      if (failureTimer !== undefined) clock.clearTimeout(failureTimer);
       // Messages still waiting (Houston backoff, retry delays) when the deadline passes give up uncommitted.
       const timer = clock.setTimeout(() => stopping.abort(new Error("shutdown deadline passed")), deadlineMs);
       const [main, retried] = await Promise.all([
@@ -270,5 +288,6 @@ export async function startRouter(config: RouterConfig, deps: RouterDeps): Promi
     metrics,
     registry,
     stop,
+    fatal,
   };
 }
