@@ -99,13 +99,13 @@ async function bannerOf(dev: DevProcess): Promise<Ports> {
 }
 
 /** README examples: a ```sh block immediately followed by the output block it shows. */
-function readmeExamples(markdown: string): { script: string; expected: string }[] {
+function readmeExamples(markdown: string): { script: string; expected: string; json: boolean }[] {
   const blocks = [...markdown.matchAll(/```(\w*)\n([\s\S]*?)```/g)].map((m) => ({ lang: m[1], body: m[2] as string }));
-  const examples: { script: string; expected: string }[] = [];
+  const examples: { script: string; expected: string; json: boolean }[] = [];
   for (let i = 0; i + 1 < blocks.length; i++) {
     const [a, b] = [blocks[i], blocks[i + 1]];
     if (a?.lang === "sh" && (b?.lang === "json" || b?.lang === "text")) {
-      examples.push({ script: a.body, expected: b.body.trim() });
+      examples.push({ script: a.body, expected: b.body.trim(), json: b.lang === "json" });
     }
   }
   return examples;
@@ -127,7 +127,7 @@ Deno.test({
       const p = await bannerOf(dev);
       const examples = readmeExamples(await Deno.readTextFile(`${root}/README.md`));
       assert.ok(examples.length >= 10, `expected at least 10 README examples, found ${examples.length}`);
-      for (const { script, expected } of examples) {
+      for (const { script, expected, json } of examples) {
         const withPorts = script
           .replaceAll("localhost:8080", `localhost:${p.router}`)
           .replaceAll("localhost:8081", `localhost:${p.kcl}`)
@@ -138,7 +138,10 @@ Deno.test({
           BOOTSTRAP: p.bootstrap,
         });
         assert.equal(r.code, 0, `README example failed:\n${script}\nstderr: ${r.err}`);
-        assert.equal(normalise(r.out), normalise(expected), `README example output differs:\n${script}`);
+        const message = `README example output differs:\n${script}`;
+        // JSON blocks are compared as values (the formatter may re-indent them), text blocks as text.
+        if (json) assert.deepEqual(JSON.parse(normalise(r.out)), JSON.parse(normalise(expected)), message);
+        else assert.equal(normalise(r.out), normalise(expected), message);
       }
       // What the examples sent shows up as activity: routed events, a proxied batch, broker submissions.
       await dev.waitFor(/router +→ segment +app-1 +"Signed Up" +messageId=m-1/, 20_000);
