@@ -13,6 +13,9 @@ import { parseArgs } from "node:util";
  */
 export const PERMISSIONS = ["--allow-net", "--allow-env", "--allow-read", "--allow-sys", "--allow-ffi", "--allow-run"];
 
+/** Modules loaded at run time (Workers) that the static import graph does not reach. */
+export const INCLUDES = ["lib/kafka/producer_worker.ts"];
+
 /** The five `deno compile --target` triples. */
 export const TARGETS = [
   "x86_64-unknown-linux-gnu",
@@ -23,7 +26,15 @@ export const TARGETS = [
 ];
 
 async function compile(output: string, target?: string): Promise<void> {
-  const args = ["compile", ...PERMISSIONS, "--no-check=remote", "-o", output];
+  // The kcl-proxy's Kafka worker is loaded by URL at run time, so it must be embedded explicitly.
+  const args = [
+    "compile",
+    ...PERMISSIONS,
+    "--no-check=remote",
+    ...INCLUDES.flatMap((f) => ["--include", f]),
+    "-o",
+    output,
+  ];
   if (target !== undefined) args.push("--target", target);
   args.push("main.ts");
   console.log(`deno ${args.join(" ")}`);
