@@ -8,7 +8,7 @@ import { HeadObjectCommand } from "@aws-sdk/client-s3";
 import { createKafka } from "../lib/kafka/client.ts";
 import { silentLogger } from "../lib/log.ts";
 import { startRouter } from "../lib/router/service.ts";
-import { metricValue, routerTestConfig } from "./_harness/houston.ts";
+import { FakeHouston, metricValue, routerTestConfig } from "./_harness/houston.ts";
 import {
   KafkaApiKey,
   KafkaErrorCode,
@@ -185,6 +185,52 @@ Deno.test({
         await router.stop();
       }
     } finally {
+      await s3.stop();
+      kafka.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "with --retry a message whose lookups keep failing goes to the retry topic with integration null, then routes",
+  ...KAFKA_TEST,
+  async fn() {
+    const kafka = startKafka();
+    const s3 = await startS3({ buckets: ["dead"] });
+    const houston = await FakeHouston.start({ apiKey: "k" });
+    try {
+      const ingest = uniqueTopic("ingest");
+      const seg = uniqueTopic("seg");
+      const retry = uniqueTopic("retry");
+      for (const t of [ingest, seg, retry]) kafka.createTopic(t, 1);
+      houston.setDefault([{ name: "Segment", topic: seg, enabled: true }]);
+      houston.mode = "error500";
+      const event = '{"appId":"app-1","messageId":"m-1"}';
+      await kcatProduce(kafka.bootstrapServers, ingest, [{ key: "k", value: event }]);
+      const router = await startRouter(
+        routerTestConfig({
+          bootstrap: kafka.bootstrapServers,
+          ingestionTopic: ingest,
+          groupId: uniqueTopic("g"),
+          houston,
+          retry: { topic: retry, bucket: "dead", endpoint: s3.endpoint },
+          maxRetries: 3,
+        }),
+        { logger: testLogger() },
+      );
+      try {
+        const [envelope] = await kcatRead(kafka.bootstrapServers, retry, { expected: 1, timeoutMs: 20_000 });
+        assert.equal(envelope!.value, `{"retryCount":0,"integration":null,"message":${event}}`);
+        houston.mode = "ok";
+        const [routed] = await kcatRead(kafka.bootstrapServers, seg, { expected: 1, timeoutMs: 20_000 });
+        assert.equal(routed!.value, event);
+        assert.equal(routed!.key, "k");
+        assert.deepEqual(await s3.listKeys("dead"), []);
+      } finally {
+        await router.stop();
+      }
+    } finally {
+      await houston.close();
       await s3.stop();
       kafka.close();
     }
