@@ -430,7 +430,10 @@ export interface BenchProfile {
   kafkaDurationMs: number;
   /** Upper bound of events in one Kafka throughput run. */
   kafkaMaxEvents: number;
-  /** Messages the consume→produce pipe and the router bench move. */
+  /**
+   * Messages the consume→produce pipe and the router bench move. The mock cluster keeps only about 5 MiB per
+   * partition (older records are dropped), so messages × size / partitions must stay below that.
+   */
   pipeMessages: number;
   /** Items of the pipelined LPUSH ceiling and the httpbroker submit run. */
   lpushItems: number;
@@ -460,7 +463,7 @@ export function benchProfile(quick: boolean): BenchProfile {
       httpMaxRequests: 2_000_000,
       kafkaDurationMs: 10_000,
       kafkaMaxEvents: 2_000_000,
-      pipeMessages: 200_000,
+      pipeMessages: 60_000,
       lpushItems: 100_000,
       fixedRate: 1_000,
       fixedRateDurationMs: 10_000,

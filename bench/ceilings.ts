@@ -347,6 +347,29 @@ export async function fillTopic(
   } finally {
     await producer.disconnect();
   }
+  await assertNothingTrimmed(kafka, topic);
+}
+
+/**
+ * librdkafka's mock cluster keeps only about 5 MiB per partition and drops the oldest records beyond that; a bench
+ * that then waits for every record would only time out, so fail at once with the reason.
+ */
+async function assertNothingTrimmed(kafka: BenchKafka, topic: string): Promise<void> {
+  const admin = bareKafka(kafka.brokers, "bench-fill-check").admin();
+  await admin.connect();
+  try {
+    const offsets = await admin.fetchTopicOffsets(topic);
+    const trimmed = offsets.filter((o) => o.low !== "0");
+    if (trimmed.length > 0) {
+      const lost = trimmed.reduce((n, o) => n + Number(o.low), 0);
+      throw new Error(
+        `the mock cluster dropped the oldest ${lost} records of ${topic} (it keeps ~5 MiB per partition): ` +
+          "use fewer or smaller messages, or more partitions",
+      );
+    }
+  } finally {
+    await admin.disconnect();
+  }
 }
 
 async function measurePipe(kafka: BenchKafka, opts: PipeCeilingOptions): Promise<ThroughputResult> {
