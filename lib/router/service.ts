@@ -123,7 +123,8 @@ export async function startRouter(config: RouterConfig, deps: RouterDeps): Promi
     brokers: config.bootstrapServers,
     clientId: deps.clientId ?? "event-router",
     logger,
-    requestTimeoutMs: config.messageTimeoutMs,
+    // The per-produce timeout also bounds every request; the floor keeps the consumer's 1 s long-poll fetches valid.
+    requestTimeoutMs: Math.max(config.messageTimeoutMs, 1500),
   });
   const producer = new DeliveryProducer(kafka, {
     logger,
