@@ -136,6 +136,35 @@ async function writeResults(m: MachineInfo, quick: boolean, rows: BenchRow[]): P
   await Deno.writeTextFile(RESULTS_PATH, text);
 }
 
+const README_PATH = `${REPO_ROOT}README.md`;
+const HEADLINE_START = "<!-- bench:headline:start -->";
+const HEADLINE_END = "<!-- bench:headline:end -->";
+
+/** The rows with a target, for the README: what a reader wants to know at a glance. */
+export function headlineSection(m: MachineInfo, rows: BenchRow[]): string {
+  const judged = rows.filter((r) => r.target !== undefined);
+  return [
+    HEADLINE_START,
+    `Benchmarks (\`deno task bench\`, ${
+      m.date.slice(0, 10)
+    }, ${m.commit}; ratios against ceilings measured in the same run,`,
+    "full table and before/after in [bench/RESULTS.md](bench/RESULTS.md)):",
+    "",
+    formatTable(judged),
+    HEADLINE_END,
+  ].join("\n");
+}
+
+/** Replaces the headline section of the README (between its markers); leaves the README alone without them. */
+async function writeReadmeHeadline(m: MachineInfo, rows: BenchRow[]): Promise<void> {
+  const readme = await Deno.readTextFile(README_PATH);
+  const start = readme.indexOf(HEADLINE_START);
+  const end = readme.indexOf(HEADLINE_END);
+  if (start === -1 || end === -1 || end < start) return;
+  const next = readme.slice(0, start) + headlineSection(m, rows) + readme.slice(end + HEADLINE_END.length);
+  await Deno.writeTextFile(README_PATH, next);
+}
+
 function progress(msg: string): void {
   Deno.stderr.writeSync(new TextEncoder().encode(`[bench] ${msg}\n`));
 }
@@ -208,6 +237,10 @@ async function main(args: string[]): Promise<number> {
   if (!quick || values.write) {
     await writeResults(machine, quick, rows);
     progress(`wrote ${RESULTS_PATH}`);
+    if (!quick) {
+      await writeReadmeHeadline(machine, rows);
+      progress(`updated the headline rows in ${README_PATH}`);
+    }
   }
   // A row that could not be measured fails the run (CI uses the quick run to prove the benchmarks work); a missed
   // target does not: targets are judged on full runs, by people.
