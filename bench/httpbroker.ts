@@ -50,6 +50,11 @@ function postedStates(n: number): PostedState[] {
   return r.states;
 }
 
+/** Extra flags for the broker's `deno run`, e.g. HTTPBROKER_BENCH_DENO_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof". */
+function denoFlags(): string[] {
+  return (Deno.env.get("HTTPBROKER_BENCH_DENO_FLAGS") ?? "").split(" ").filter((f) => f !== "");
+}
+
 async function intakeRows(quick: boolean, redisPort: number): Promise<BenchRow[]> {
   const p = benchProfile(quick);
   const load = (url: string) =>
@@ -73,6 +78,7 @@ async function intakeRows(quick: boolean, redisPort: number): Promise<BenchRow[]
     args: [
       "run",
       "-A",
+      ...denoFlags(),
       "main.ts",
       "receiver",
       "httpbroker",
@@ -195,20 +201,21 @@ export async function run(opts: { quick: boolean }): Promise<BenchRow[]> {
   const rows: BenchRow[] = [];
   const redis = await startRedis();
   try {
-    try {
-      rows.push(...await intakeRows(opts.quick, redis.port));
-    } catch (err) {
-      rows.push(failedRow("httpbroker POST /state", err));
-    }
-    try {
-      rows.push(...await submitRows(redis.port));
-    } catch (err) {
-      rows.push(failedRow("httpbroker submit run", err));
-    }
-    try {
-      rows.push(memoryRow());
-    } catch (err) {
-      rows.push(failedRow("httpbroker memory per state", err));
+    for (
+      const [label, part] of [
+        ["httpbroker POST /state", () => intakeRows(opts.quick, redis.port)],
+        ["httpbroker submit run", () => submitRows(redis.port)],
+        ["httpbroker memory per state", () => Promise.resolve([memoryRow()])],
+      ] as const
+    ) {
+      // HTTPBROKER_BENCH_ONLY="httpbroker POST /state" runs one part (profiling, quick iterations).
+      const only = Deno.env.get("HTTPBROKER_BENCH_ONLY");
+      if (only !== undefined && only !== label) continue;
+      try {
+        rows.push(...await part());
+      } catch (err) {
+        rows.push(failedRow(label, err));
+      }
     }
   } finally {
     await redis.stop();

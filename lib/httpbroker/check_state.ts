@@ -35,7 +35,7 @@ const stateField = z.string({
 // The seed's own example sends "tags": "apps", so a comma-separated string is accepted as well as an array.
 const tagsField = z.union([z.array(z.string()), z.string()], {
   error: "tags must be an array of strings or a comma-separated string",
-}).transform((t) => typeof t === "string" ? t.split(",").map((s) => s.trim()).filter((s) => s !== "") : t);
+}).transform((t) => typeof t === "string" ? splitTags(t) : t);
 
 const optionalString = (field: string) => z.string({ error: `${field} must be a string` }).optional();
 
@@ -58,6 +58,73 @@ export const postedStateSchema = z.strictObject({
 
 /** A posted event after validation, before `time` is defaulted. */
 export type PostedState = z.output<typeof postedStateSchema>;
+
+/**
+ * The hot-path twin of {@link postedStateSchema}: accepts only a plainly valid event and builds the same object zod
+ * would (same keys, same order, same values); returns `undefined` for anything else, which then goes to zod. zod
+ * stays the schema of record and the only source of error messages; a table test proves the two agree. Per event
+ * this costs a few tens of nanoseconds instead of zod's ~2 µs, which was the largest share of a request's JS time.
+ */
+export function fastParsePostedState(input: unknown): PostedState | undefined {
+  if (typeof input !== "object" || input === null || Array.isArray(input)) return undefined;
+  const o = input as Record<string, unknown>;
+  // Every own key must be a known field. A switch (not a lookup object) so "__proto__", "constructor" or
+  // "toString" can never match an inherited property; any unknown key falls back to zod, which names it.
+  for (const key in o) {
+    switch (key) {
+      case "entity":
+      case "check":
+      case "state":
+      case "summary":
+      case "details":
+      case "perfdata":
+      case "type":
+      case "tags":
+      case "time":
+      case "ttl":
+        continue;
+      default:
+        return undefined;
+    }
+  }
+  const { entity, check, summary, details, perfdata, type, tags, time, ttl } = o;
+  if (typeof entity !== "string" || entity.length === 0) return undefined;
+  if (typeof check !== "string" || check.length === 0) return undefined;
+  if (typeof o.state !== "string") return undefined;
+  // The same lower-casing as the schema (e.g. the Kelvin sign lower-cases to "k"), so both accept the same spellings.
+  const state = o.state.toLowerCase();
+  if (state !== "ok" && state !== "warning" && state !== "critical" && state !== "unknown") return undefined;
+  if (summary !== undefined && typeof summary !== "string") return undefined;
+  if (details !== undefined && typeof details !== "string") return undefined;
+  if (perfdata !== undefined && typeof perfdata !== "string") return undefined;
+  if (type !== undefined && (typeof type !== "string" || type.length === 0)) return undefined;
+  let tagList: string[] | undefined;
+  if (typeof tags === "string") {
+    tagList = splitTags(tags);
+  } else if (Array.isArray(tags)) {
+    for (let i = 0; i < tags.length; i++) if (typeof tags[i] !== "string") return undefined;
+    // zod hands back a copy; so does this, so a cached state never shares the parsed body's array.
+    tagList = tags.slice() as string[];
+  } else if (tags !== undefined) {
+    return undefined;
+  }
+  if (time !== undefined && !(Number.isSafeInteger(time) && (time as number) >= 0)) return undefined;
+  if (ttl !== undefined && !Number.isSafeInteger(ttl)) return undefined;
+  // Key order as zod builds it: the schema's order, absent optional fields left out, defaults filled in.
+  // (type and ttl are set below, after the optional fields that come before them in the schema).
+  const out = { entity, check, state: state as CheckStateName, summary: summary ?? "" } as PostedState;
+  if (details !== undefined) out.details = details;
+  if (perfdata !== undefined) out.perfdata = perfdata;
+  out.type = type ?? "service";
+  if (tagList !== undefined) out.tags = tagList;
+  if (time !== undefined) out.time = time as number;
+  out.ttl = ttl === undefined ? DEFAULT_TTL_SECONDS : ttl as number;
+  return out;
+}
+
+function splitTags(t: string): string[] {
+  return t.split(",").map((s) => s.trim()).filter((s) => s !== "");
+}
 
 /** A state in the cache: the posted event plus its key and the JSON prefix every submission starts with. */
 export interface CachedState {
@@ -154,6 +221,11 @@ export function parsePostedStates(body: unknown): ParseStatesResult {
   const states: PostedState[] = [];
   const details: ErrorDetail[] = [];
   for (let i = 0; i < items.length; i++) {
+    const fast = fastParsePostedState(items[i]);
+    if (fast !== undefined) {
+      states.push(fast);
+      continue;
+    }
     const r = postedStateSchema.safeParse(items[i]);
     if (r.success) {
       states.push(r.data);

@@ -1,0 +1,145 @@
+/**
+ * The hand-written hot-path validator of posted check states agrees with the zod schema (the schema of record) on
+ * good and bad inputs: same verdict, same output object, same key order.
+ * @module
+ */
+import assert from "node:assert/strict";
+import { fastParsePostedState, parsePostedStates, postedStateSchema } from "../lib/httpbroker/check_state.ts";
+
+const BASE = { entity: "foo-app-01", check: "PING", state: "OK" };
+
+/** Valid events: the fast path must accept each and build exactly what zod builds. */
+const GOOD: Record<string, unknown>[] = [
+  BASE,
+  { ...BASE, type: "service", tags: "apps", summary: "3 ms round trip", ttl: 30 },
+  { ...BASE, state: "ok" },
+  { ...BASE, state: "Warning" },
+  { ...BASE, state: "CRITICAL" },
+  { ...BASE, state: "unknown" },
+  // The Kelvin sign lower-cases to "k": the schema accepts it, so the fast path must too.
+  { ...BASE, state: "o\u212A" },
+  { ...BASE, summary: "" },
+  { ...BASE, details: "d", perfdata: "rtt=3ms", type: "host" },
+  { ...BASE, tags: ["a", "b"] },
+  { ...BASE, tags: [] },
+  { ...BASE, tags: " a , ,b,," },
+  { ...BASE, tags: "" },
+  { ...BASE, time: 0 },
+  { ...BASE, time: 1429505587 },
+  { ...BASE, time: Number.MAX_SAFE_INTEGER },
+  { ...BASE, ttl: -1 },
+  { ...BASE, ttl: 0 },
+  { ...BASE, ttl: -0 },
+  { ...BASE, ttl: Number.MIN_SAFE_INTEGER },
+  { ...BASE, ttl: Number.MAX_SAFE_INTEGER },
+  { ...BASE, ttl: 1e3 },
+  { entity: "ünïcödé 🚀", check: "\u0000\u2028", state: "OK", summary: "\uFFFD \ud83d" },
+  // Field order in the input does not matter; the output follows the schema.
+  {
+    ttl: 5,
+    tags: "x",
+    time: 10,
+    type: "t",
+    perfdata: "p",
+    details: "d",
+    summary: "s",
+    state: "ok",
+    check: "c",
+    entity: "e",
+  },
+  // From JSON.parse, as the handler sees it.
+  JSON.parse('{"entity":"a","check":"b","state":"ok","ttl":300,"time":1}'),
+];
+
+/** Invalid events: the fast path must decline each (zod then reports why) and zod must reject each. */
+const BAD: unknown[] = [
+  null,
+  undefined,
+  "event",
+  42,
+  true,
+  [],
+  [BASE],
+  {},
+  { check: "c", state: "ok" },
+  { ...BASE, entity: "" },
+  { ...BASE, entity: 1 },
+  { ...BASE, entity: null },
+  { ...BASE, check: "" },
+  { ...BASE, check: ["c"] },
+  { ...BASE, state: "fine" },
+  { ...BASE, state: "" },
+  { ...BASE, state: " ok" },
+  { ...BASE, state: 0 },
+  { entity: "e", check: "c" },
+  { ...BASE, summary: 1 },
+  { ...BASE, summary: null },
+  { ...BASE, details: false },
+  { ...BASE, perfdata: {} },
+  { ...BASE, type: "" },
+  { ...BASE, type: 1 },
+  { ...BASE, tags: [1] },
+  { ...BASE, tags: ["a", null] },
+  { ...BASE, tags: {} },
+  { ...BASE, tags: null },
+  { ...BASE, tags: 7 },
+  { ...BASE, time: -1 },
+  { ...BASE, time: 1.5 },
+  { ...BASE, time: "1429505587" },
+  { ...BASE, time: Number.MAX_SAFE_INTEGER + 1 },
+  { ...BASE, time: Infinity },
+  { ...BASE, time: NaN },
+  { ...BASE, time: null },
+  { ...BASE, ttl: 0.5 },
+  { ...BASE, ttl: "30" },
+  { ...BASE, ttl: Number.MIN_SAFE_INTEGER - 1 },
+  { ...BASE, ttl: -Infinity },
+  { ...BASE, ttl: null },
+  { ...BASE, extra: 1 },
+  { ...BASE, Entity: "x" },
+  // JSON.parse makes these own properties; neither may slip through as inherited ones.
+  JSON.parse('{"entity":"a","check":"b","state":"ok","__proto__":{"ttl":1}}'),
+  JSON.parse('{"entity":"a","check":"b","state":"ok","constructor":"x"}'),
+  JSON.parse('{"entity":"a","check":"b","state":"ok","toString":"x"}'),
+  JSON.parse('{"entity":"a","check":"b","state":"ok","hasOwnProperty":1}'),
+  JSON.parse('{"entity":"a","check":"b","state":"ok","ttl":1e400}'),
+];
+
+Deno.test("httpbroker fast validator builds exactly what zod builds for valid events", () => {
+  for (const input of GOOD) {
+    const label = JSON.stringify(input);
+    const z = postedStateSchema.safeParse(input);
+    assert.ok(z.success, `zod rejects a GOOD case: ${label}`);
+    const fast = fastParsePostedState(input);
+    assert.ok(fast !== undefined, `fast path declines a valid event: ${label}`);
+    assert.deepStrictEqual(fast, z.data, label);
+    assert.deepStrictEqual(Object.keys(fast), Object.keys(z.data), `key order: ${label}`);
+    if (Array.isArray((input as { tags?: unknown }).tags)) {
+      assert.notStrictEqual(fast.tags, (input as { tags?: unknown }).tags, `tags copied: ${label}`);
+    }
+  }
+});
+
+Deno.test("httpbroker fast validator declines every invalid event, and zod rejects each", () => {
+  for (const input of BAD) {
+    const label = String(JSON.stringify(input));
+    assert.equal(fastParsePostedState(input), undefined, `fast path accepts: ${label}`);
+    assert.equal(postedStateSchema.safeParse(input).success, false, `zod accepts a BAD case: ${label}`);
+  }
+});
+
+Deno.test("httpbroker parsePostedStates reports zod's messages for what the fast path declines", () => {
+  const r = parsePostedStates([BASE, { ...BASE, state: "fine" }, JSON.parse('{"__proto__":1,"entity":"a"}')]);
+  assert.equal(r.ok, false);
+  if (r.ok) return;
+  assert.deepStrictEqual(r.details.map((d) => [d.index, d.path]), [
+    [1, "state"],
+    [2, "check"],
+    [2, "state"],
+    [2, "__proto__"],
+  ]);
+  assert.match(r.details[0]?.message ?? "", /state "fine" is not one of ok, warning, critical, unknown/);
+  const good = parsePostedStates(GOOD);
+  assert.ok(good.ok);
+  if (good.ok) assert.equal(good.states.length, GOOD.length);
+});
