@@ -57,15 +57,20 @@ function denoFlags(): string[] {
 
 async function intakeRows(quick: boolean, redisPort: number): Promise<BenchRow[]> {
   const p = benchProfile(quick);
-  const load = (url: string) =>
-    loadHttp({
+  // Echo and broker get exactly the same wrk script (same 256 bodies, headers and concurrency), and each gets the
+  // same 1 s warm-up first, so neither ratio side pays for JIT compilation inside the measured window.
+  const load = async (url: string) => {
+    const opts = {
       url,
       headers: { "content-type": "application/json" },
-      body: (i) => JSON.stringify(event(i)),
+      body: (i: number) => JSON.stringify(event(i)),
       concurrency: p.httpConcurrency,
       durationMs: p.httpDurationMs,
       maxRequests: p.httpMaxRequests,
-    });
+    };
+    await loadHttp({ ...opts, durationMs: 1_000 });
+    return await loadHttp(opts);
+  };
   const echo = await spawnBenchServer("echo");
   let ceiling;
   try {

@@ -108,6 +108,19 @@ Deno.test("httpbroker POST /state applies defaults and keeps a given time", asyn
   }
 });
 
+Deno.test("httpbroker POST /state keeps a real U+FFFD and other non-ASCII text intact", async () => {
+  const s = serve();
+  try {
+    const summary = "bad byte \uFFFD, snowman \u2603, rocket \u{1F680}";
+    const r = await post(s.url, JSON.stringify({ entity: "h\u00f4te", check: "c", state: "ok", summary }));
+    assert.equal(r.status, 200, r.text);
+    assert.equal(s.store.get("h\u00f4te:c")?.summary, summary);
+    assert.match(r.text, /"summary":"bad byte \uFFFD, snowman \u2603, rocket \u{1F680}"/u);
+  } finally {
+    await s.close();
+  }
+});
+
 Deno.test("httpbroker POST /state rejects the seed body as printed (missing comma) with the position", async () => {
   const s = serve();
   try {
@@ -190,6 +203,17 @@ Deno.test("httpbroker POST /state rejects bad input with a specific 4xx and cach
         b.details.map((d: { index: number; path: string }) => `${d.index}:${d.path}`).sort(),
         ["1:state", "3:check", "3:extra"],
       );
+    });
+    await t.step("invalid UTF-8", async () => {
+      const bytes = new TextEncoder().encode(JSON.stringify({ entity: "e\u00e9", check: "c", state: "ok" }));
+      // Cut the two-byte "é" in half: a lone lead byte followed by '"'.
+      const broken = bytes.filter((_, i) => i !== bytes.indexOf(0xa9));
+      const res = await fetch(`${s.url}/state`, { method: "POST", body: broken });
+      assert.equal(res.status, 400);
+      const b = await res.json();
+      assert.match(b.message, /not valid UTF-8/);
+      assert.equal(b.error_code, 40001);
+      assert.equal(s.store.size, 0, "nothing cached");
     });
     await t.step("empty array", async () => {
       await bad("[]", 400, /at least one event/);
