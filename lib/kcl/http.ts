@@ -66,12 +66,13 @@ export function createEventsHandler(deps: EventsHandlerDeps): (req: Request) => 
     if (req.method !== "POST") {
       throw new HttpError(405, `method ${req.method} not allowed; use POST`, [], 1, { allow: "POST" });
     }
-    if (deps.closing()) {
-      throw new HttpError(503, "shutting down", [], 2, { "retry-after": "5", connection: "close" });
-    }
+    if (deps.closing()) throw shuttingDown();
     const ctx = authorize(req.headers, deps.keys, deps.webhookHosts);
     const receivedAt = deps.clock.now();
     const body = await readBody(req, deps.maxBodyBytes);
+    // Shutdown may have begun while the body arrived; buffers already flushed would never send these events.
+    // From here to the buffers nothing awaits, so this check cannot go stale.
+    if (deps.closing()) throw shuttingDown();
     const items = parseUserEvents(body);
     const outcome = await deps.intake.submit(ctx, items, receivedAt);
     if (outcome.kind === "overloaded") {
@@ -115,6 +116,10 @@ export function createEventsHandler(deps: EventsHandlerDeps): (req: Request) => 
     metrics.requestSeconds.observe((performance.now() - started) / 1000);
     return res;
   };
+}
+
+function shuttingDown(): HttpError {
+  return new HttpError(503, "shutting down", [], 2, { "retry-after": "5", connection: "close" });
 }
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
