@@ -131,8 +131,17 @@ export class WebhookNotifier {
       this.#opts.timeoutMs ?? 5000,
     );
     try {
-      const res = await this.#fetch(url, { method: "POST", headers, body, signal: controller.signal });
+      // Redirects are not followed: the allow-list vetted this URL's host, not wherever it points next, and a
+      // 307/308 would re-post the failed events (and their signature) there.
+      const res = await this.#fetch(url, {
+        method: "POST",
+        headers,
+        body,
+        signal: controller.signal,
+        redirect: "manual",
+      });
       await res.body?.cancel();
+      if (res.status >= 300 && res.status < 400) return `HTTP ${res.status} redirect not followed`;
       return res.ok ? null : `HTTP ${res.status}`;
     } catch (err) {
       return errorMessage(err);
