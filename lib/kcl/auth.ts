@@ -94,6 +94,14 @@ export function checkWebhookUrl(value: string, hosts: WebhookHostPolicy): string
       message: "scheme must be http or https",
     }], 2);
   }
+  // Credentials in the URL would be sent to the host (and logged with it), and fetch refuses such URLs anyway, so
+  // every report would fail; userinfo also makes `http://allowed@evil` read like an allowed host.
+  if (url.username !== "" || url.password !== "") {
+    throw new HttpError(400, "KCL-WEBHOOK-URL must not contain a user name or password", [{
+      path: "KCL-WEBHOOK-URL",
+      message: "must not contain credentials",
+    }], 2);
+  }
   if (hosts !== undefined && !hosts.has(url.hostname.toLowerCase()) && !hosts.has(url.host.toLowerCase())) {
     throw new HttpError(400, `KCL-WEBHOOK-URL host ${url.host} is not allowed`, [{
       path: "KCL-WEBHOOK-URL",
