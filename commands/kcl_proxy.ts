@@ -56,6 +56,7 @@ export const kclProxyCommand: Command = {
         port: config.port,
         handler: proxy.handler,
         logger,
+        fatal: proxy.fatal,
         drain: async () => {
           await proxy.stop();
         },

@@ -62,15 +62,27 @@ export class ProducerWorker {
   #dead: string | undefined;
   #crashed = false;
   #closed: Promise<void> | undefined;
+  #reportCrash!: (err: Error) => void;
+  /**
+   * Rejects when the worker thread dies on its own (an uncaught error); never resolves. From then on every send
+   * fails, so a service should stop (exit 1) rather than keep accepting work it can only fail.
+   */
+  readonly crashed: Promise<never>;
 
   private constructor(worker: Worker, logger: Logger) {
     this.#worker = worker;
     this.#log = logger;
+    this.crashed = new Promise<never>((_, reject) => this.#reportCrash = reject);
+    // Nobody may be listening (tests, callers that only look at deliveries).
+    this.crashed.catch(() => {});
     worker.onmessage = (e: MessageEvent<WorkerReply>) => this.#onReply(e.data);
     worker.onerror = (e: ErrorEvent) => {
       e.preventDefault();
       this.#crashed = true;
-      this.#fail(`producer worker crashed: ${e.message}`);
+      const reason = `producer worker crashed: ${e.message}`;
+      if (this.#dead === undefined) this.#log.error(reason, { pending: this.#pending.size });
+      this.#fail(reason);
+      this.#reportCrash(new Error(reason));
     };
     worker.onmessageerror = () => this.#log.error("producer worker sent an unreadable message");
   }

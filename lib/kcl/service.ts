@@ -81,6 +81,8 @@ export interface KclProxy {
   stop: () => Promise<StopReport>;
   registry: Registry;
   metrics: KclMetrics;
+  /** Rejects when Kafka production died for good (the producer worker crashed); the command then exits 1. */
+  fatal: Promise<never>;
 }
 
 /**
@@ -233,13 +235,15 @@ export async function startKclProxy(config: KclProxyConfig, deps: KclProxyDeps):
     return stopping;
   };
 
-  return { handler, ready, reloadKeys: () => keys.reload(), stop, registry, metrics };
+  return { handler, ready, reloadKeys: () => keys.reload(), stop, registry, metrics, fatal: producers.fatal };
 }
 
 interface Producers {
   batched: RecordSender & { readonly connected: boolean };
   immediate: RecordSender & { readonly connected: boolean };
   close(): Promise<unknown>;
+  /** Rejects when the producers can no longer work at all; never resolves. */
+  fatal: Promise<never>;
 }
 
 /**
@@ -261,7 +265,12 @@ async function connectProducers(config: KclProxyConfig, deps: KclProxyDeps, logg
           logger,
           producers: [settings, settings],
         });
-        return { batched: worker.producer(0), immediate: worker.producer(1), close: () => worker.close() };
+        return {
+          batched: worker.producer(0),
+          immediate: worker.producer(1),
+          close: () => worker.close(),
+          fatal: worker.crashed,
+        };
       } catch (err) {
         if (!(err instanceof ProducerWorkerUnavailableError)) throw err;
         // Single-file bundles do not carry the worker entry: same behaviour, only slower.
@@ -278,7 +287,8 @@ async function connectProducers(config: KclProxyConfig, deps: KclProxyDeps, logg
       await close();
       throw err;
     }
-    return { batched, immediate, close };
+    // kafkajs producers on this thread reconnect by themselves; they never fail for good.
+    return { batched, immediate, close, fatal: new Promise<never>(() => {}) };
   } catch (err) {
     throw new Error(`cannot connect to Kafka (${config.bootstrapServers.join(",")}): ${errorMessage(err)}`);
   }
