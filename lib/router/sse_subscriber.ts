@@ -30,6 +30,56 @@ export interface SseSubscriberOptions {
   initialBackoffMs?: number;
   /** Longest reconnect delay; default 30000 ms. */
   maxBackoffMs?: number;
+  /**
+   * Longest line, and longest event (bytes since the last blank line), the stream may send before it is dropped
+   * and reconnected; default 1 MiB. Without it a broken or hostile server could grow the parser's buffer forever.
+   */
+  maxLineBytes?: number;
+}
+
+/** Shortest wait before a reconnect, whatever the server's `retry:` says (a `retry: 0` must not spin). */
+const MIN_RECONNECT_MS = 250;
+
+/** Thrown into the stream when a line or event outgrows {@link SseSubscriberOptions.maxLineBytes}. */
+class SseLineTooLongError extends Error {
+  override name = "SseLineTooLongError";
+}
+
+/**
+ * Passes bytes through unchanged while counting the current line and the current event (bytes since the last blank
+ * line, CR, LF and CRLF line ends alike); errors the stream once either exceeds `max`.
+ */
+function limitLines(max: number): TransformStream<Uint8Array, Uint8Array> {
+  let line = 0;
+  let event = 0;
+  let afterCR = false;
+  let comment = false;
+  return new TransformStream({
+    transform(chunk, controller) {
+      for (let i = 0; i < chunk.length; i++) {
+        const c = chunk[i]!;
+        if (c === 10 || c === 13) {
+          const crlf = c === 10 && afterCR;
+          afterCR = c === 13;
+          if (crlf) continue;
+          if (line === 0) event = 0;
+          // Keep-alive comments without a blank line after them must not add up to an oversized event.
+          else if (comment) event -= line;
+          line = 0;
+          continue;
+        }
+        afterCR = false;
+        if (line === 0) comment = c === 58;
+        line++;
+        event++;
+      }
+      if (line > max || event > max) {
+        controller.error(new SseLineTooLongError(`SSE line or event longer than ${max} bytes`));
+        return;
+      }
+      controller.enqueue(chunk);
+    },
+  });
 }
 
 /**
@@ -101,7 +151,8 @@ export class SseSubscriber {
         this.#o.logger.info("SSE connected", { url: this.#o.url, lastEventId: this.#lastEventId || undefined });
         this.#o.onConnected?.(disconnectedAt);
         try {
-          this.#lastEventId = await readSseStream(res.body, {
+          const body = res.body.pipeThrough(limitLines(this.#o.maxLineBytes ?? 1024 * 1024));
+          this.#lastEventId = await readSseStream(body, {
             onEvent: (e) => this.#event(e),
             onRetry: (ms) => this.#serverRetryMs = ms,
           }, this.#lastEventId);
@@ -115,7 +166,7 @@ export class SseSubscriber {
         this.#o.logger.warn("SSE connection failed", { url: this.#o.url, error: errorMessage(err) });
       }
       if (signal.aborted) break;
-      const delay = this.#serverRetryMs ?? backoff;
+      const delay = Math.max(this.#serverRetryMs ?? backoff, MIN_RECONNECT_MS);
       backoff = Math.min(backoff * 2, max);
       try {
         await this.#o.clock.sleep(delay, signal);
