@@ -15,11 +15,21 @@ export interface ReadBodyOptions {
   requireJsonContentType?: boolean;
 }
 
-/** Reads the body as bytes, failing with 413 as soon as it exceeds `maxBytes`. */
+/**
+ * Reads the body as bytes, failing with 413 as soon as it exceeds `maxBytes`. With a Content-Length within the
+ * limit (the usual case) the body is taken in one piece, which is markedly cheaper per request than streaming it:
+ * the server's HTTP framing cannot deliver more bytes than declared (the size is still checked afterwards, for
+ * Requests built in-process). Without one (chunked) it is streamed with the limit enforced as it arrives.
+ */
 export async function readBodyBytes(req: Request, maxBytes: number): Promise<Uint8Array> {
   const declared = req.headers.get("content-length");
   if (declared !== null && Number(declared) > maxBytes) throw tooLarge(maxBytes);
   if (req.body === null) return new Uint8Array(0);
+  if (declared !== null && declared !== "") {
+    const bytes = new Uint8Array(await req.arrayBuffer());
+    if (bytes.byteLength > maxBytes) throw tooLarge(maxBytes);
+    return bytes;
+  }
   const chunks: Uint8Array[] = [];
   let size = 0;
   const reader = req.body.getReader();

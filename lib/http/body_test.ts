@@ -97,3 +97,48 @@ Deno.test("errorResponse and withErrorBodies produce the JSON error body", async
   assert.doesNotMatch(await res500.text(), /secret/);
   assert.equal(errors.length, 1);
 });
+
+Deno.test("readJsonBody takes a body with Content-Length in one piece, with the same errors", async (t) => {
+  // A real server, so the requests carry the Content-Length their client declared.
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, async (req) => {
+    try {
+      return Response.json({ ok: await readJsonBody(req, { maxBytes: 64 }) });
+    } catch (err) {
+      if (!(err instanceof HttpError)) throw err;
+      return Response.json({ status: err.status, code: err.errorCode, message: err.message });
+    }
+  });
+  const url = `http://127.0.0.1:${(server.addr as Deno.NetAddr).port}/`;
+  const post = async (body: string) => {
+    const res = await fetch(url, { method: "POST", headers: json, body });
+    return await res.json();
+  };
+  try {
+    await t.step("parses it", async () => {
+      assert.deepEqual(await post('{"a":[1,2]}'), { ok: { a: [1, 2] } });
+    });
+    await t.step("413 when the declared length is over the limit", async () => {
+      assert.deepEqual(await post("x".repeat(65)), {
+        status: 413,
+        code: 41301,
+        message: "request body exceeds 64 bytes",
+      });
+    });
+    await t.step("400 empty and malformed, with the position", async () => {
+      assert.equal((await post(" ")).code, 40002);
+      const bad = await post('{\n "a": 1\n "b": 2}');
+      assert.equal(bad.code, 40001);
+      assert.match(bad.message, /malformed JSON: .*line 3 column 2/);
+    });
+  } finally {
+    await server.shutdown();
+  }
+  await t.step("a Content-Length smaller than the body (built in-process) still cannot pass the limit", async () => {
+    const req = new Request("http://x/", {
+      method: "POST",
+      headers: { ...json, "content-length": "2" },
+      body: `[${"1,".repeat(40)}1]`,
+    });
+    assert.equal((await rejection(req)).status, 413);
+  });
+});

@@ -4,7 +4,7 @@
  * @module
  */
 import type { Clock } from "../clock.ts";
-import { BodyErrorCode, isJsonContentType, readJsonBody } from "../http/body.ts";
+import { readJsonBody } from "../http/body.ts";
 import { type ErrorDetail, errorResponse, HttpError } from "../http/errors.ts";
 import type { Logger } from "../log.ts";
 import { errorMessage } from "../log.ts";
@@ -69,7 +69,7 @@ export function createEventsHandler(deps: EventsHandlerDeps): (req: Request) => 
     if (deps.closing()) throw shuttingDown();
     const ctx = authorize(req.headers, deps.keys, deps.webhookHosts);
     const receivedAt = deps.clock.now();
-    const body = await readBody(req, deps.maxBodyBytes);
+    const body = await readJsonBody(req, { maxBytes: deps.maxBodyBytes });
     // Shutdown may have begun while the body arrived; buffers already flushed would never send these events.
     // From here to the buffers nothing awaits, so this check cannot go stale.
     if (deps.closing()) throw shuttingDown();
@@ -120,44 +120,6 @@ export function createEventsHandler(deps: EventsHandlerDeps): (req: Request) => 
 
 function shuttingDown(): HttpError {
   return new HttpError(503, "shutting down", [], 2, { "retry-after": "5", connection: "close" });
-}
-
-const utf8 = new TextDecoder("utf-8", { fatal: true });
-
-/**
- * Reads the JSON body. With a Content-Length within the limit (the usual case) the body is taken in one piece,
- * which is markedly cheaper per request than streaming it; HTTP framing cannot deliver more bytes than declared.
- * Otherwise (chunked) {@link readJsonBody} streams it with the limit enforced as it arrives.
- */
-async function readBody(req: Request, maxBytes: number): Promise<unknown> {
-  const declared = req.headers.get("content-length");
-  if (declared === null || req.body === null) return await readJsonBody(req, { maxBytes });
-  const type = req.headers.get("content-type") ?? "";
-  if (!isJsonContentType(type)) {
-    throw new HttpError(
-      415,
-      `content-type must be application/json, got ${type === "" ? "none" : JSON.stringify(type)}`,
-      [{ path: "content-type", message: "expected application/json" }],
-      BodyErrorCode.unsupportedType,
-    );
-  }
-  if (Number(declared) > maxBytes) {
-    throw new HttpError(413, `request body exceeds ${maxBytes} bytes`, [], BodyErrorCode.tooLarge);
-  }
-  let text: string;
-  try {
-    text = utf8.decode(await req.arrayBuffer());
-  } catch {
-    throw new HttpError(400, "request body is not valid UTF-8", [], BodyErrorCode.malformedJson);
-  }
-  if (text.length === 0 || text.trim() === "") {
-    throw new HttpError(400, "request body is empty: expected a JSON value", [], BodyErrorCode.emptyBody);
-  }
-  try {
-    return JSON.parse(text);
-  } catch (err) {
-    throw new HttpError(400, `malformed JSON: ${errorMessage(err)}`, [], BodyErrorCode.malformedJson);
-  }
 }
 
 function invalidDetails(results: EventResult[]): ErrorDetail[] {
