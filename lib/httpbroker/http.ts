@@ -51,18 +51,12 @@ function parseJsonBytes(bytes: Uint8Array): unknown {
 }
 
 /**
- * Reads the JSON body. The common case (a declared length within the limit, valid JSON) takes the runtime's
- * whole-body read, several times cheaper per request than a streamed read; anything else goes through the shared
- * streamed reader so limits and error messages are the same as everywhere else.
+ * Reads the JSON body the slow way: no usable declared length, or bytes the fast path could not parse. The shared
+ * streamed reader enforces the limit while reading and produces the exact error (UTF-8, empty, position of a JSON
+ * syntax error with line and column).
  */
-async function readBody(req: Request, declaredLength: string | null): Promise<unknown> {
-  const declared = Number(declaredLength ?? NaN);
-  // HTTP/1.1 framing makes the body exactly the declared length, so it cannot get past the limit here.
-  if (!(declared > 0 && declared <= MAX_BODY_BYTES)) return await readJsonBody(req, BODY_OPTIONS);
-  const bytes = await req.bytes();
-  const body = parseJsonBytes(bytes);
-  if (body !== UNPARSED) return body;
-  // Re-read the same bytes with the shared reader for its exact error (position, line and column).
+async function readBodySlow(req: Request, bytes?: Uint8Array<ArrayBuffer>): Promise<unknown> {
+  if (bytes === undefined) return await readJsonBody(req, BODY_OPTIONS);
   return await readJsonBody(new Request("http://body/", { method: "POST", body: bytes }), BODY_OPTIONS);
 }
 
@@ -137,7 +131,18 @@ export function createBrokerHandler(deps: BrokerHttpDeps): (req: Request) => Pro
     let res: Response;
     try {
       const headers = req.headers;
-      const body = await readBody(req, headers.get("content-length"));
+      const declared = Number(headers.get("content-length") ?? NaN);
+      let body: unknown;
+      // The common case reads the whole body at once (several times cheaper than a streamed read), inline so the
+      // request costs a single await. HTTP/1.1 framing makes the body exactly the declared length, so it cannot get
+      // past the limit; a missing or too large length takes the streamed reader, which enforces it.
+      if (declared > 0 && declared <= MAX_BODY_BYTES) {
+        const bytes = await req.bytes();
+        body = parseJsonBytes(bytes);
+        if (body === UNPARSED) body = await readBodySlow(req, bytes);
+      } else {
+        body = await readBodySlow(req);
+      }
       res = cacheStates(body, (headers.get("accept") ?? "").includes("application/json"));
     } catch (err) {
       res = failure(err, req);
