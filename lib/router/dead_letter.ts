@@ -3,6 +3,7 @@
  * in S3 at `[prefix/]<integration>/<messageId>`, with what went wrong in the object's metadata.
  * @module
  */
+import { createHash } from "node:crypto";
 import { PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import type { S3Config } from "../config/router.ts";
 
@@ -25,9 +26,31 @@ export interface DeadLetterStore {
   close(): void;
 }
 
-/** The S3 object key of a dead letter. */
+function hasControlCharacter(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x20 || c === 0x7f) return true;
+  }
+  return false;
+}
+
+/** S3 refuses keys longer than this many UTF-8 bytes. */
+const MAX_KEY_BYTES = 1024;
+const encoder = new TextEncoder();
+
+/**
+ * The S3 object key of a dead letter: `[prefix/]<integration>/<messageId>`. The messageId comes from the event, so
+ * it is untrusted: one that S3 would refuse (too long for a key, control characters, empty) or that would read as a
+ * path step (`.`, `..`, a leading `/`) would make the upload fail forever and stall its partition, so it is replaced
+ * by `sha256-<hex of the messageId>`; the original travels in the object's `message-id` metadata.
+ */
 export function deadLetterKey(prefix: string | undefined, integration: string, messageId: string): string {
-  return `${prefix === undefined || prefix === "" ? "" : prefix + "/"}${integration}/${messageId}`;
+  const base = `${prefix === undefined || prefix === "" ? "" : prefix + "/"}${integration}/`;
+  const usable = messageId !== "" && messageId !== "." && messageId !== ".." && !messageId.startsWith("/") &&
+    !hasControlCharacter(messageId) && !/(^|\/)\.\.?(\/|$)/.test(messageId) &&
+    encoder.encode(base + messageId).byteLength <= MAX_KEY_BYTES;
+  if (usable) return base + messageId;
+  return `${base}sha256-${createHash("sha256").update(messageId).digest("hex")}`;
 }
 
 /** S3 user metadata must be printable ASCII; keep the error readable but bounded. */
@@ -67,6 +90,7 @@ export class S3DeadLetters implements DeadLetterStore {
           "integration": metadataValue(letter.integration),
           "retry-count": String(letter.retryCount),
           "error": metadataValue(letter.error),
+          "message-id": metadataValue(letter.messageId),
         },
       }),
     );
