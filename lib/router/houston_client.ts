@@ -72,6 +72,12 @@ const sourcesResponse = z.object({
 
 /** How long before a JWT's `exp` the token is replaced, so a lookup never races its expiry. */
 const REFRESH_MARGIN_MS = 60_000;
+/**
+ * A token is reused at least this long, even when its `exp` already looks past on arrival (clock skew between
+ * Houston and this host): otherwise every lookup would log in again. A token Houston really rejects is still
+ * replaced at once through the 401 path.
+ */
+const MIN_REUSE_MS = 30_000;
 
 /**
  * Logs in with `createToken` and reuses the token until shortly before its JWT `exp` (tokens that are not JWTs are
@@ -133,7 +139,15 @@ export class LoginToken implements TokenProvider {
     const exp = jwtExpiry(value);
     const now = this.opts.clock.now();
     // Refresh before expiry, but never sooner than halfway through a short-lived token's life.
-    this.#refreshAt = exp === undefined ? Infinity : Math.max(exp - REFRESH_MARGIN_MS, now + (exp - now) / 2);
+    this.#refreshAt = exp === undefined
+      ? Infinity
+      : Math.max(exp - REFRESH_MARGIN_MS, now + (exp - now) / 2, now + MIN_REUSE_MS);
+    if (exp !== undefined && exp <= now) {
+      this.opts.logger.warn("Houston issued a token whose exp is already past: is this host's clock skewed?", {
+        expiresAt: new Date(exp).toISOString(),
+        now: new Date(now).toISOString(),
+      });
+    }
     this.#token = value;
     this.opts.logger.info("logged in to Houston", {
       expiresAt: exp === undefined ? null : new Date(exp).toISOString(),

@@ -70,3 +70,21 @@ Deno.test("LoginToken logs in once, reuses the token, refreshes before exp and a
     await houston.close();
   }
 });
+
+Deno.test("LoginToken does not log in per lookup when tokens arrive already expired (clock skew)", async () => {
+  const houston = await FakeHouston.start({ username: "u", password: "p", tokenTtlSec: 3600 });
+  try {
+    houston.setDefault([SEGMENT]);
+    // This host's clock runs two hours ahead of Houston's: every token's exp is in our past on arrival.
+    const clock = new ManualClock(Date.now() + 2 * 3600_000);
+    const tokens = new LoginToken({ url: houston.url, username: "u", password: "p", clock, logger: silentLogger });
+    const client = new HoustonClient({ url: houston.url, tokens });
+    for (let i = 0; i < 20; i++) await client.lookup(`app-${i}`);
+    assert.equal(houston.logins, 1);
+    await clock.advance(31_000); // past the minimum reuse: one fresh login, then reuse again
+    for (let i = 0; i < 5; i++) await client.lookup(`app-${i}`);
+    assert.equal(houston.logins, 2);
+  } finally {
+    await houston.close();
+  }
+});
