@@ -27,6 +27,7 @@ const GOOD: Record<string, unknown>[] = [
   { ...BASE, time: 0 },
   { ...BASE, time: 1429505587 },
   { ...BASE, time: Number.MAX_SAFE_INTEGER },
+  { ...BASE, time: -0 },
   { ...BASE, ttl: -1 },
   { ...BASE, ttl: 0 },
   { ...BASE, ttl: -0 },

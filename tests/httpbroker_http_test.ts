@@ -121,6 +121,17 @@ Deno.test("httpbroker POST /state keeps a real U+FFFD and other non-ASCII text i
   }
 });
 
+Deno.test("httpbroker POST /state accepts a body starting with a UTF-8 byte order mark", async () => {
+  const s = serve();
+  try {
+    const r = await post(s.url, "\uFEFF" + JSON.stringify({ entity: "e", check: "c", state: "ok" }));
+    assert.equal(r.status, 200, r.text);
+    assert.equal(s.store.size, 1);
+  } finally {
+    await s.close();
+  }
+});
+
 Deno.test("httpbroker POST /state rejects the seed body as printed (missing comma) with the position", async () => {
   const s = serve();
   try {
