@@ -108,25 +108,44 @@ Deno.test("httpbroker POST /state applies defaults and keeps a given time", asyn
   }
 });
 
-Deno.test("httpbroker POST /state keeps a real U+FFFD and other non-ASCII text intact", async () => {
+Deno.test("httpbroker POST /state keeps non-ASCII text intact and refuses U+FFFD, which marks corrupted text", async () => {
   const s = serve();
   try {
-    const summary = "bad byte \uFFFD, snowman \u2603, rocket \u{1F680}";
+    const summary = "snowman \u2603, rocket \u{1F680}";
     const r = await post(s.url, JSON.stringify({ entity: "h\u00f4te", check: "c", state: "ok", summary }));
     assert.equal(r.status, 200, r.text);
     assert.equal(s.store.get("h\u00f4te:c")?.summary, summary);
-    assert.match(r.text, /"summary":"bad byte \uFFFD, snowman \u2603, rocket \u{1F680}"/u);
+    assert.match(r.text, /"summary":"snowman \u2603, rocket \u{1F680}"/u);
+    // A replacement character cannot be told from invalid UTF-8 once decoded: refused in any accepted field, and a
+    // bulk request holding one is refused whole.
+    const good = { entity: "e", check: "ok-one", state: "ok" };
+    for (
+      const body of [
+        { entity: "e", check: "c", state: "ok", summary: "bad \uFFFD" },
+        { entity: "e", check: "c", state: "ok", tags: ["t\uFFFD"] },
+        [good, { entity: "e\uFFFD", check: "c", state: "ok" }],
+      ]
+    ) {
+      const bad = await post(s.url, JSON.stringify(body));
+      assert.equal(bad.status, 400, bad.text);
+      assert.match(JSON.parse(bad.text).message, /not valid UTF-8 \(or contains U\+FFFD/);
+    }
+    assert.equal(s.store.size, 1, "nothing else cached");
   } finally {
     await s.close();
   }
 });
 
-Deno.test("httpbroker POST /state accepts a body starting with a UTF-8 byte order mark", async () => {
+Deno.test("httpbroker POST /state refuses a byte order mark and a whitespace-only body with clear 400s", async () => {
   const s = serve();
   try {
-    const r = await post(s.url, "\uFEFF" + JSON.stringify({ entity: "e", check: "c", state: "ok" }));
-    assert.equal(r.status, 200, r.text);
-    assert.equal(s.store.size, 1);
+    const bom = await post(s.url, "\uFEFF" + JSON.stringify({ entity: "e", check: "c", state: "ok" }));
+    assert.equal(bom.status, 400, bom.text);
+    assert.match(JSON.parse(bom.text).message, /byte order mark \(U\+FEFF\)/);
+    const blank = await post(s.url, "   \n");
+    assert.equal(blank.status, 400, blank.text);
+    assert.match(JSON.parse(blank.text).message, /malformed JSON: Unexpected end of JSON input/);
+    assert.equal(s.store.size, 0);
   } finally {
     await s.close();
   }

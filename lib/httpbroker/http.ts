@@ -7,10 +7,11 @@ import type { Clock } from "../clock.ts";
 import type { Logger } from "../log.ts";
 import { errorMessage } from "../log.ts";
 import type { Registry } from "../metrics.ts";
-import { readJsonBody } from "../http/body.ts";
+import { BodyErrorCode, readJsonBody } from "../http/body.ts";
 import { errorResponse, HttpError, jsonResponse } from "../http/errors.ts";
 import { opsRoutes, type ReadinessCheck } from "../http/ops.ts";
 import {
+  type CachedState,
   cachedStateJson,
   fastParsePostedState,
   parsePostedStates,
@@ -38,33 +39,29 @@ export interface BrokerHttpDeps {
 }
 
 const BODY_OPTIONS = { maxBytes: MAX_BODY_BYTES, requireJsonContentType: false };
-// Non-fatal UTF-8 decoding is Deno's single-pass fast op; the fatal decoder (a slower generic op) only runs when the
-// lenient result shows a replacement character, i.e. when the bytes may be invalid. For valid UTF-8 both give the
-// same string, so the strict check costs nothing on the common path.
-const lenientUtf8 = new TextDecoder("utf-8");
-const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
-/** Marks a body the fast path could not parse (the shared reader then produces the exact error). */
-const UNPARSED = Symbol("unparsed");
-
-/** UTF-8 bytes to a JSON value, or {@link UNPARSED} for invalid UTF-8, an empty body or malformed JSON. */
-function parseJsonBytes(bytes: Uint8Array): unknown {
-  try {
-    let text = lenientUtf8.decode(bytes);
-    if (text.includes("\uFFFD")) text = strictUtf8.decode(bytes);
-    return JSON.parse(text);
-  } catch {
-    return UNPARSED;
-  }
-}
 
 /**
- * Reads the JSON body the slow way: no usable declared length, or bytes the fast path could not parse. The shared
- * streamed reader enforces the limit while reading and produces the exact error (UTF-8, empty, position of a JSON
- * syntax error with line and column).
+ * `Request.json()` decodes invalid UTF-8 to U+FFFD without a word, so an event holding U+FFFD is refused rather than
+ * cached with silently corrupted text. A literal U+FFFD is refused too: the two cannot be told apart after decoding,
+ * and a replacement character in a check result almost always marks corruption upstream. The check runs on the
+ * cached state's JSON, which holds every accepted field, so it is one native scan per event.
  */
-async function readBodySlow(req: Request, bytes?: Uint8Array<ArrayBuffer>): Promise<unknown> {
-  if (bytes === undefined) return await readJsonBody(req, BODY_OPTIONS);
-  return await readJsonBody(new Request("http://body/", { method: "POST", body: bytes }), BODY_OPTIONS);
+const NOT_UTF8 = new HttpError(
+  400,
+  "request body is not valid UTF-8 (or contains U+FFFD, the replacement character): send valid UTF-8 text",
+  [],
+  BodyErrorCode.malformedJson,
+);
+
+/**
+ * The 400 for a body `Request.json()` could not parse: a BOM gets its own message, anything else V8's, which names
+ * the position (with line and column).
+ */
+function jsonSyntaxError(err: SyntaxError): HttpError {
+  if (err.message.includes("\uFEFF")) {
+    return new HttpError(400, "request body starts with a byte order mark (U+FEFF): send JSON without one", [], 1);
+  }
+  return new HttpError(400, `malformed JSON: ${err.message}`, [], BodyErrorCode.malformedJson);
 }
 
 /** The path of a request URL without building a URL object (the hot path only needs the path). */
@@ -104,13 +101,19 @@ export function createBrokerHandler(deps: BrokerHttpDeps): (req: Request) => Pro
     pending.clear();
   });
 
-  /** Caches one validated event; its `Caching state: <json>` line (logged at debug, as the original did). */
-  function cacheOne(posted: PostedState, receivedAt: number): string {
+  /** A validated event ready to cache, with its `Caching state: <json>` line; throws for U+FFFD (see NOT_UTF8). */
+  function prepare(posted: PostedState, receivedAt: number): { cached: CachedState; line: string } {
     const cached = toCachedState(posted, receivedAt);
-    store.put(cached);
     const line = `Caching state: ${cachedStateJson(cached)}`;
-    if (logger.debugEnabled) logger.debug(line);
-    return line;
+    if (line.includes("\uFFFD")) throw NOT_UTF8;
+    return { cached, line };
+  }
+
+  /** Caches a prepared event (logged at debug, as the original did). */
+  function cacheOne(prepared: { cached: CachedState; line: string }): string {
+    store.put(prepared.cached);
+    if (logger.debugEnabled) logger.debug(prepared.line);
+    return prepared.line;
   }
 
   /** Validates and caches a parsed body; the response (throws HttpError 400 for an invalid one). */
@@ -129,9 +132,11 @@ export function createBrokerHandler(deps: BrokerHttpDeps): (req: Request) => Pro
     }
     // One receive time for the whole request, so a bulk request never straddles a second.
     const receivedAt = Math.floor(clock.now() / 1000);
+    // All-or-nothing: every event is prepared (and checked) before any is cached.
+    const prepared = parsed.states.map((posted) => prepare(posted, receivedAt));
     let text = "";
-    for (const posted of parsed.states) {
-      const line = cacheOne(posted, receivedAt);
+    for (const p of prepared) {
+      const line = cacheOne(p);
       if (!wantsJson) text += line + "\n";
     }
     if (wantsJson) return jsonResponse({ cached: parsed.states.length });
@@ -147,22 +152,28 @@ export function createBrokerHandler(deps: BrokerHttpDeps): (req: Request) => Pro
       const headers = req.headers;
       const declared = Number(headers.get("content-length") ?? NaN);
       let body: unknown;
-      // The common case reads the whole body at once (several times cheaper than a streamed read), inline so the
-      // request costs a single await. HTTP/1.1 framing makes the body exactly the declared length, so it cannot get
-      // past the limit; a missing or too large length takes the streamed reader, which enforces it.
+      // The common case reads the whole body at once, with a single await. HTTP/1.1 framing makes the body exactly
+      // the declared length, so it cannot get past the limit; a missing (chunked) or too large length takes the
+      // streamed reader, which enforces the limit while reading and checks UTF-8 strictly.
+      //
+      // `Request.json()` is the one body reader with a synchronous whole-body fast path in Deno.serve; reading bytes
+      // or text and decoding ourselves measured ~1.4 µs more per request (a fifth of the budget). What it cannot
+      // tell us (invalid UTF-8) is caught by the U+FFFD check in prepare(). Inline, so the request stays one await.
       if (declared > 0 && declared <= MAX_BODY_BYTES) {
-        const bytes = await req.bytes();
-        body = parseJsonBytes(bytes);
-        if (body === UNPARSED) body = await readBodySlow(req, bytes);
+        try {
+          body = await req.json();
+        } catch (err) {
+          throw err instanceof SyntaxError ? jsonSyntaxError(err) : err;
+        }
       } else {
-        body = await readBodySlow(req);
+        body = await readJsonBody(req, BODY_OPTIONS);
       }
       const wantsJson = (headers.get("accept") ?? "").includes("application/json");
       // One plainly valid event (the common request) skips the bulk bookkeeping of parsePostedStates.
       const one = wantsJson ? undefined : fastParsePostedState(body);
       res = one === undefined
         ? cacheStates(body, wantsJson)
-        : new Response(cacheOne(one, Math.floor(clock.now() / 1000)) + "\n");
+        : new Response(cacheOne(prepare(one, Math.floor(clock.now() / 1000))) + "\n");
     } catch (err) {
       res = failure(err, req);
     }
