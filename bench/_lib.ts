@@ -317,24 +317,25 @@ function cell(s: string): string {
 }
 
 /**
- * Renders rows as a markdown table with the columns benchmark, value, ceiling, ratio, target, pass, notes.
+ * Renders rows as a markdown table with the columns benchmark, value, ceiling, ratio, target, pass and (unless
+ * `notes: false`) notes.
  *
  * @example
  * ```ts
  * console.log(formatTable([infoRow("echo ceiling", 21000, "req/s")]));
  * ```
  */
-export function formatTable(rows: BenchRow[]): string {
-  const header = "| benchmark | value | ceiling | ratio | target | pass | notes |";
-  const rule = "|---|---:|---:|---:|---|:---:|---|";
+export function formatTable(rows: BenchRow[], opts: { notes?: boolean } = {}): string {
+  const notes = opts.notes ?? true;
+  const header = `| benchmark | value | ceiling | ratio | target | pass |${notes ? " notes |" : ""}`;
+  const rule = `|---|---:|---:|---:|---|:---:|${notes ? "---|" : ""}`;
   const lines = rows.map((r) => {
     const value = Number.isNaN(r.value) ? "–" : `${formatNumber(r.value)} ${r.unit}`.trim();
     const ceiling = r.ceiling === undefined ? "" : `${formatNumber(r.ceiling)} ${r.unit}`.trim();
     const ratio = r.ratio === undefined ? "" : Number.isNaN(r.ratio) ? "–" : r.ratio.toFixed(2);
     const pass = r.pass === undefined ? "" : r.pass ? "yes" : "**no**";
-    return `| ${cell(r.name)} | ${value} | ${ceiling} | ${ratio} | ${cell(r.target ?? "")} | ${pass} | ${
-      cell(r.notes ?? "")
-    } |`;
+    const row = `| ${cell(r.name)} | ${value} | ${ceiling} | ${ratio} | ${cell(r.target ?? "")} | ${pass} |`;
+    return notes ? `${row} ${cell(r.notes ?? "")} |` : row;
   });
   return [header, rule, ...lines].join("\n");
 }
