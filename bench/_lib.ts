@@ -489,3 +489,29 @@ export function sampleEvent(i: number, bytes = 300): Record<string, unknown> {
   base.properties.text = "x".repeat(pad);
   return base;
 }
+
+/**
+ * Runs a suite's parts in order, each failure becoming a FAILED row instead of ending the suite. When the
+ * environment variable `onlyVar` names a part, only that one runs (profiling, quick iterations).
+ *
+ * @example
+ * ```ts
+ * return await runParts([["kcl latency", () => latencyRows(env)]], "KCL_BENCH_ONLY");
+ * ```
+ */
+export async function runParts(
+  parts: readonly (readonly [string, () => Promise<BenchRow[]>])[],
+  onlyVar: string,
+): Promise<BenchRow[]> {
+  const only = Deno.env.get(onlyVar);
+  const rows: BenchRow[] = [];
+  for (const [label, part] of parts) {
+    if (only !== undefined && only !== label) continue;
+    try {
+      rows.push(...await part());
+    } catch (err) {
+      rows.push(failedRow(label, err));
+    }
+  }
+  return rows;
+}

@@ -8,12 +8,12 @@ import { Redis } from "ioredis";
 import {
   benchProfile,
   type BenchRow,
-  failedRow,
   formatLatency,
   formatTable,
   infoRow,
   limitRow,
   ratioRow,
+  runParts,
 } from "./_lib.ts";
 import { type HttpLoadResult, loadHttp } from "./_load.ts";
 import { freePort, type ServerProcess, spawnBenchServer, spawnServer } from "./_process.ts";
@@ -214,22 +214,13 @@ export async function run(opts: { quick: boolean }): Promise<BenchRow[]> {
   const rows: BenchRow[] = [];
   const redis = await startRedis();
   try {
-    for (
-      const [label, part] of [
+    rows.push(
+      ...await runParts([
         ["httpbroker POST /state", () => intakeRows(opts.quick, redis.port)],
         ["httpbroker submit run", () => submitRows(redis.port)],
         ["httpbroker memory per state", () => Promise.resolve([memoryRow()])],
-      ] as const
-    ) {
-      // HTTPBROKER_BENCH_ONLY="httpbroker POST /state" runs one part (profiling, quick iterations).
-      const only = Deno.env.get("HTTPBROKER_BENCH_ONLY");
-      if (only !== undefined && only !== label) continue;
-      try {
-        rows.push(...await part());
-      } catch (err) {
-        rows.push(failedRow(label, err));
-      }
-    }
+      ], "HTTPBROKER_BENCH_ONLY"),
+    );
   } finally {
     await redis.stop();
   }

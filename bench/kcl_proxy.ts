@@ -10,12 +10,12 @@ import type { Kafka } from "kafkajs";
 import {
   benchProfile,
   type BenchRow,
-  failedRow,
   formatLatency,
   formatTable,
   infoRow,
   limitRow,
   ratioRow,
+  runParts,
   sampleEvent,
   waitUntil,
 } from "./_lib.ts";
@@ -311,22 +311,13 @@ export async function run(opts: { quick: boolean }): Promise<BenchRow[]> {
   const rows: BenchRow[] = [];
   const env = await startEnv();
   try {
-    for (
-      const [label, part] of [
+    rows.push(
+      ...await runParts([
         ["kcl throughput", () => throughputRows(env, opts.quick)],
         ["kcl latency", () => latencyRows(env, opts.quick)],
         ["kcl memory", async () => [await memoryRow(env)]],
-      ] as const
-    ) {
-      // KCL_BENCH_ONLY="kcl throughput" runs one part (profiling, quick iterations).
-      const only = Deno.env.get("KCL_BENCH_ONLY");
-      if (only !== undefined && only !== label) continue;
-      try {
-        rows.push(...await part());
-      } catch (err) {
-        rows.push(failedRow(label, err));
-      }
-    }
+      ], "KCL_BENCH_ONLY"),
+    );
   } finally {
     await env.proxy.stop("SIGTERM", 30_000);
     env.cluster.close();
