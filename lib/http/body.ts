@@ -84,8 +84,27 @@ export async function readJsonBody(req: Request, options: ReadBodyOptions): Prom
   try {
     return JSON.parse(text);
   } catch (err) {
-    throw new HttpError(400, `malformed JSON: ${describeJsonError(err, text)}`, [], BodyErrorCode.malformedJson);
+    throw malformedJsonError(err, text);
   }
+}
+
+/**
+ * The 400 for a body that `JSON.parse` (or `Request.json()`) refused: V8's message names the position; line and
+ * column are added when `text` is at hand and V8 gave only the position. A leading byte order mark (which
+ * `Request.json()` does not strip) gets its own message.
+ */
+export function malformedJsonError(err: unknown, text?: string): HttpError {
+  const message = err instanceof Error ? err.message : String(err);
+  if (message.includes("\uFEFF")) {
+    return new HttpError(
+      400,
+      "request body starts with a byte order mark (U+FEFF): send JSON without one",
+      [],
+      BodyErrorCode.malformedJson,
+    );
+  }
+  const where = text === undefined ? message : describeJsonError(message, text);
+  return new HttpError(400, `malformed JSON: ${where}`, [], BodyErrorCode.malformedJson);
 }
 
 /** True for `application/json` and `application/<x>+json`, parameters allowed. */
@@ -99,8 +118,7 @@ function tooLarge(maxBytes: number): HttpError {
 }
 
 /** V8's message already says where; add line and column when it gives only a position. */
-function describeJsonError(err: unknown, text: string): string {
-  const message = err instanceof Error ? err.message : String(err);
+function describeJsonError(message: string, text: string): string {
   const m = /at position (\d+)/.exec(message);
   if (m && !/line \d+/.test(message)) {
     const pos = Number(m[1]);

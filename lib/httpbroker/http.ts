@@ -7,7 +7,8 @@ import type { Clock } from "../clock.ts";
 import type { Logger } from "../log.ts";
 import { errorMessage } from "../log.ts";
 import type { Registry } from "../metrics.ts";
-import { BodyErrorCode, readJsonBody } from "../http/body.ts";
+import { BodyErrorCode, malformedJsonError, readJsonBody } from "../http/body.ts";
+import { pathOf } from "../http/path.ts";
 import { errorResponse, HttpError, jsonResponse } from "../http/errors.ts";
 import { opsRoutes, type ReadinessCheck } from "../http/ops.ts";
 import {
@@ -52,27 +53,6 @@ const NOT_UTF8 = new HttpError(
   [],
   BodyErrorCode.malformedJson,
 );
-
-/**
- * The 400 for a body `Request.json()` could not parse: a BOM gets its own message, anything else V8's, which names
- * the position (with line and column).
- */
-function jsonSyntaxError(err: SyntaxError): HttpError {
-  if (err.message.includes("\uFEFF")) {
-    return new HttpError(400, "request body starts with a byte order mark (U+FEFF): send JSON without one", [], 1);
-  }
-  return new HttpError(400, `malformed JSON: ${err.message}`, [], BodyErrorCode.malformedJson);
-}
-
-/** The path of a request URL without building a URL object (the hot path only needs the path). */
-function pathOf(url: string): string {
-  const start = url.indexOf("/", url.indexOf("//") + 2);
-  if (start < 0) return "/";
-  const end = url.indexOf("?", start);
-  const hash = url.indexOf("#", start);
-  const stop = end < 0 ? hash : hash < 0 ? end : Math.min(end, hash);
-  return stop < 0 ? url.slice(start) : url.slice(start, stop);
-}
 
 /**
  * Builds the request handler.
@@ -163,7 +143,7 @@ export function createBrokerHandler(deps: BrokerHttpDeps): (req: Request) => Pro
         try {
           body = await req.json();
         } catch (err) {
-          throw err instanceof SyntaxError ? jsonSyntaxError(err) : err;
+          throw err instanceof SyntaxError ? malformedJsonError(err) : err;
         }
       } else {
         body = await readJsonBody(req, BODY_OPTIONS);

@@ -6,6 +6,7 @@
 import type { Clock } from "../clock.ts";
 import { readJsonBody } from "../http/body.ts";
 import { type ErrorDetail, errorResponse, HttpError } from "../http/errors.ts";
+import { pathOf } from "../http/path.ts";
 import type { Logger } from "../log.ts";
 import { errorMessage } from "../log.ts";
 import type { ApiKeys } from "./api_keys.ts";
@@ -28,18 +29,6 @@ export interface EventsHandlerDeps {
 }
 
 const JSON_HEADERS = { "content-type": "application/json; charset=utf-8" };
-
-/** Path of a request URL without building a URL object (the hot path sees one per request). */
-export function pathOf(url: string): string {
-  const start = url.indexOf("/", url.indexOf("//") + 2);
-  if (start === -1) return "/";
-  let end = url.length;
-  const q = url.indexOf("?", start);
-  if (q !== -1) end = q;
-  const h = url.indexOf("#", start);
-  if (h !== -1 && h < end) end = h;
-  return url.slice(start, end);
-}
 
 /**
  * Returns a handler for the event endpoints, or `null` for other paths so other routes can follow.
