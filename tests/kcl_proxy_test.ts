@@ -460,14 +460,50 @@ Deno.test("shutdown with the cluster unreachable reports every unproduced event 
     assert.equal(res.status, 202);
     f.cluster.setBrokerDown(-1);
     await new Promise((r) => setTimeout(r, 300)); // the high batch is now in flight against dead brokers
+    // Refused connections fail fast, so the drain ends within the deadline with every send failed.
     const report = await f.proxy.stop();
-    assert.equal(report.flushed, false);
     await hooks.waitForCalls(1, 10_000);
     const ids = hooks.calls.flatMap((c) => (c.json as Body).failures.map((x: Body) => x.requestId)).sort();
     assert.deepEqual(ids, ["sd-high", "sd-low", "sd-normal"]);
     assert.ok(hooks.calls.every((c) => c.signatureValid === true));
+    const metrics = await f.proxy.registry.metrics();
+    const failed = [...metrics.matchAll(/kcl_events_total\{[^}]*status="(?:failed|unproduced)"[^}]*\} (\d+)/g)]
+      .reduce((n, m) => n + Number(m[1]), 0);
+    assert.equal(failed, 3, "every event counted as not produced");
+    assert.equal(report.flushed, true, "refused connections fail within the deadline");
+    assert.equal(report.unproduced, 0);
   } finally {
     f.cluster.setBrokerUp(-1);
     await f.close();
   }
 });
+
+Deno.test(
+  "shutdown with a broker that never answers reports the unconfirmed batch at the deadline",
+  kafkaTest,
+  async () => {
+    const f = await startFixture({ shutdownTimeoutMs: 1500, producerRetries: 1, partitions: 1 });
+    await using hooks = await startWebhookServer({ secret: WEBHOOK_SECRET });
+    try {
+      // Every broker answers 20 s late: sends are in flight, neither confirmed nor failed, when the deadline comes.
+      for (const id of [1, 2, 3]) f.cluster.setRtt(id, 20_000);
+      const res = await f.post(
+        [event(1, { priority: 22, requestId: "slow-high" }), event(2, { priority: 12, requestId: "slow-normal" })],
+        { "kcl-webhook-url": `${hooks.url}/slow` },
+      );
+      assert.equal(res.status, 202);
+      await new Promise((r) => setTimeout(r, 300)); // the high batch is in flight
+      const report = await f.proxy.stop();
+      assert.equal(report.flushed, false);
+      assert.equal(report.unproduced, 2);
+      await hooks.waitForCalls(1, 10_000);
+      const failures = hooks.calls.flatMap((c) => (c.json as Body).failures);
+      assert.deepEqual(failures.map((x: Body) => x.requestId).sort(), ["slow-high", "slow-normal"]);
+      const high = failures.find((x: Body) => x.requestId === "slow-high");
+      assert.match(high.error, /may or may not be on Kafka/);
+    } finally {
+      for (const id of [1, 2, 3]) f.cluster.setRtt(id, 0);
+      await f.close();
+    }
+  },
+);

@@ -1,11 +1,11 @@
 /**
- * Web Worker entry that owns kafkajs producers for {@link ProducerWorker} (lib/kafka/worker_producer.ts): it encodes
+ * Web Worker entry that owns the producers of {@link ProducerWorker} (lib/kafka/worker_producer.ts): it encodes
  * and sends the batches the main thread posts and answers with per-record partitions/offsets or errors.
  * @module
  */
 /// <reference lib="deno.worker" />
-import { createKafka } from "./client.ts";
-import { type Delivery, DeliveryProducer } from "./producer.ts";
+import type { Delivery } from "./producer.ts";
+import { WireProducer } from "./wire_producer.ts";
 import type { LogFields, Logger, LogLevel } from "../log.ts";
 import { errorMessage } from "../log.ts";
 import type { WorkerReply, WorkerRequest } from "./worker_protocol.ts";
@@ -42,7 +42,7 @@ function safeJson(v: unknown): string {
   }
 }
 
-let producers: DeliveryProducer[] = [];
+let producers: WireProducer[] = [];
 
 function reply(r: WorkerReply, transfer: Transferable[] = []): void {
   self.postMessage(r, transfer);
@@ -53,8 +53,9 @@ async function handle(req: WorkerRequest): Promise<void> {
     case "init": {
       try {
         const logger = forwardingLogger(req.debug, {});
-        const kafka = createKafka({ ...req.client, brokers: req.brokers, clientId: req.clientId, logger });
-        producers = req.producers.map((o) => new DeliveryProducer(kafka, { ...o, logger }));
+        producers = req.producers.map((o) =>
+          new WireProducer({ ...req.client, ...o, brokers: req.brokers, clientId: req.clientId, logger })
+        );
         await Promise.all(producers.map((p) => p.connect()));
         reply({ t: "done", id: req.id });
       } catch (err) {

@@ -1,10 +1,11 @@
 /**
- * Kafka producers running in a Web Worker: kafkajs' record encoding and network handling leave the caller's thread
+ * Kafka producers running in a Web Worker: record encoding and network handling leave the caller's thread
  * (an HTTP server's), which only posts batches of ready-made records and gets per-record deliveries back.
  * @module
  */
 import type { Logger } from "../log.ts";
 import type { Delivery, OutboundRecord } from "./producer.ts";
+import type { WireProducer } from "./wire_producer.ts";
 import type { WorkerClientSettings, WorkerProducerSettings, WorkerReply, WorkerRequest } from "./worker_protocol.ts";
 
 export type { WorkerClientSettings, WorkerProducerSettings } from "./worker_protocol.ts";
@@ -13,9 +14,9 @@ export type { WorkerClientSettings, WorkerProducerSettings } from "./worker_prot
 export interface ProducerWorkerOptions {
   brokers: string[];
   clientId: string;
-  /** Receives the worker's log entries (kafkajs and producer warnings). */
+  /** Receives the worker's log entries (producer warnings). */
   logger: Logger;
-  /** Timeouts and retry policy of the worker's kafkajs client. */
+  /** Timeouts and retry policy of the worker's producers. */
   client?: WorkerClientSettings;
   /** Worker entry module instead of producer_worker.ts next to this file (tests of a missing entry). */
   entry?: string;
@@ -43,7 +44,7 @@ type Pending =
   | { kind: "send"; records: OutboundRecord[]; resolve: (d: Delivery[]) => void };
 
 /**
- * A worker thread owning kafkajs producers. Each {@link WorkerProducer.send} is one postMessage, so callers should
+ * A worker thread owning {@link WireProducer}s. Each {@link WorkerProducer.send} is one postMessage, so callers should
  * hand over whole batches.
  *
  * @example
@@ -132,7 +133,7 @@ export class ProducerWorker {
     return this.#connected;
   }
 
-  /** Disconnects the producers (sends in flight end as kafkajs decides) and stops the worker. */
+  /** Disconnects the producers (sends in flight are reported failed) and stops the worker. */
   close(): Promise<void> {
     this.#closed ??= (async () => {
       this.#connected = false;

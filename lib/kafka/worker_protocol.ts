@@ -3,20 +3,14 @@
  * @module
  */
 import type { LogFields, LogLevel } from "../log.ts";
-import type { CreateKafkaOptions } from "./client.ts";
 import type { OutboundRecord } from "./producer.ts";
+import type { WireProducerOptions } from "./wire_producer.ts";
 
-/** kafkajs client settings the worker applies (plain data, so it can be posted). */
-export type WorkerClientSettings = Pick<CreateKafkaOptions, "connectionTimeoutMs" | "requestTimeoutMs" | "retry">;
+/** Connection settings the worker's producers share (plain data, so it can be posted). */
+export type WorkerClientSettings = Pick<WireProducerOptions, "connectionTimeoutMs" | "requestTimeoutMs" | "retry">;
 
-/** Settings of one producer the worker owns (DeliveryProducerOptions without the logger). */
-export interface WorkerProducerSettings {
-  acks?: -1 | 0 | 1;
-  idempotent?: boolean;
-  timeoutMs?: number;
-  retries?: number;
-  compression?: "none" | "gzip";
-}
+/** Settings of one producer the worker owns. */
+export type WorkerProducerSettings = Pick<WireProducerOptions, "acks" | "timeoutMs" | "retries">;
 
 /** Main thread to worker. */
 export type WorkerRequest =
