@@ -5,7 +5,6 @@
  */
 import type { Logger } from "../log.ts";
 import type { Delivery, OutboundRecord } from "./producer.ts";
-import type { WireProducer } from "./wire_producer.ts";
 import type { WorkerClientSettings, WorkerProducerSettings, WorkerReply, WorkerRequest } from "./worker_protocol.ts";
 
 export type { WorkerClientSettings, WorkerProducerSettings } from "./worker_protocol.ts";
@@ -44,7 +43,7 @@ type Pending =
   | { kind: "send"; records: OutboundRecord[]; resolve: (d: Delivery[]) => void };
 
 /**
- * A worker thread owning {@link WireProducer}s. Each {@link WorkerProducer.send} is one postMessage, so callers should
+ * A worker thread owning WireProducers (lib/kafka/wire_producer.ts). Each {@link WorkerProducer.send} is one postMessage, so callers should
  * hand over whole batches.
  *
  * @example
