@@ -64,7 +64,8 @@ const KEY_DELIMITER = "\x1f";
  * ```
  */
 export async function kcatRead(bootstrap: string, topic: string, opts: KcatReadOptions): Promise<KcatMessage[]> {
-  const args = ["-b", bootstrap, "-C", "-t", topic, "-o", "beginning", "-J", "-q"];
+  // check.crcs: every record batch read back is also checked against its CRC-32C.
+  const args = ["-b", bootstrap, "-X", "check.crcs=true", "-C", "-t", topic, "-o", "beginning", "-J", "-q"];
   if (opts.expected !== undefined) args.push("-c", String(opts.expected));
   else args.push("-e");
   const result = await runKcat(args, undefined, opts.timeoutMs);
