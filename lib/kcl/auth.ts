@@ -36,17 +36,7 @@ export function authorize(headers: Headers, keys: ApiKeys, webhookHosts: Webhook
   const appId = headers.get("x-app-id");
   const realm = headers.get("x-realm");
   const topic = headers.get("kcl-topic");
-  const missing = [["X-APP-ID", appId], ["X-REALM", realm], ["KCL-TOPIC", topic]]
-    .filter(([, v]) => v === null || v === "")
-    .map(([name]) => ({ path: name as string, message: "is required" }));
-  if (missing.length > 0) {
-    throw new HttpError(
-      400,
-      `missing header${missing.length > 1 ? "s" : ""}: ${missing.map((m) => m.path).join(", ")}`,
-      missing,
-      1,
-    );
-  }
+  if (!appId || !realm || !topic) throw missingHeaders(appId, realm, topic);
   if (appId !== key.clientId) {
     throw new HttpError(
       403,
@@ -55,7 +45,7 @@ export function authorize(headers: Headers, keys: ApiKeys, webhookHosts: Webhook
       1,
     );
   }
-  if (!key.realms.has(realm as string)) {
+  if (!key.realms.has(realm)) {
     throw new HttpError(
       403,
       `realm ${JSON.stringify(realm)} is not allowed for client ${key.clientId}`,
@@ -63,7 +53,7 @@ export function authorize(headers: Headers, keys: ApiKeys, webhookHosts: Webhook
       2,
     );
   }
-  if (!topicAllowed(key, topic as string)) {
+  if (!topicAllowed(key, topic)) {
     throw new HttpError(
       403,
       `topic ${JSON.stringify(topic)} is not allowed for client ${key.clientId}`,
@@ -71,10 +61,23 @@ export function authorize(headers: Headers, keys: ApiKeys, webhookHosts: Webhook
       3,
     );
   }
-  const ctx: RequestContext = { key, clientId: key.clientId, realm: realm as string, topic: topic as string };
+  const ctx: RequestContext = { key, clientId: key.clientId, realm, topic };
   const webhook = headers.get("kcl-webhook-url");
   if (webhook !== null && webhook !== "") ctx.webhookUrl = checkWebhookUrl(webhook, webhookHosts);
   return ctx;
+}
+
+/** The 400 naming every missing (or empty) header of the three. */
+function missingHeaders(appId: string | null, realm: string | null, topic: string | null): HttpError {
+  const missing = [["X-APP-ID", appId], ["X-REALM", realm], ["KCL-TOPIC", topic]]
+    .filter(([, v]) => v === null || v === "")
+    .map(([name]) => ({ path: name as string, message: "is required" }));
+  return new HttpError(
+    400,
+    `missing header${missing.length > 1 ? "s" : ""}: ${missing.map((m) => m.path).join(", ")}`,
+    missing,
+    1,
+  );
 }
 
 /** Validates a webhook URL: absolute http(s), host allowed by the policy. Returns it normalised. */

@@ -4,15 +4,15 @@
  * @module
  */
 import type { Clock } from "../clock.ts";
-import { readJsonBody } from "../http/body.ts";
+import { readJsonBodyFast, replacementCharError } from "../http/body.ts";
 import { type ErrorDetail, errorResponse, HttpError } from "../http/errors.ts";
-import { pathOf } from "../http/path.ts";
 import type { Logger } from "../log.ts";
 import { errorMessage } from "../log.ts";
 import type { ApiKeys } from "./api_keys.ts";
 import { authorize, type WebhookHostPolicy } from "./auth.ts";
-import { type EventIntake, type EventResult, resultsStatus } from "./intake.ts";
+import { type EventIntake, type EventResult, type IntakeOutcome, resultsStatus } from "./intake.ts";
 import type { KclMetrics } from "./metrics.ts";
+import type { PriorityClass } from "./priority.ts";
 import { parseUserEvents } from "./user_event.ts";
 
 /** Dependencies of {@link createEventsHandler}. */
@@ -30,70 +30,51 @@ export interface EventsHandlerDeps {
 
 const JSON_HEADERS = { "content-type": "application/json; charset=utf-8" };
 
+/** Whether a request path is one of the event endpoints. */
+export function isEventsPath(path: string): boolean {
+  return path === "/events" || path === "/event";
+}
+
 /**
- * Returns a handler for the event endpoints, or `null` for other paths so other routes can follow.
+ * Returns the handler of the event endpoints (route with {@link isEventsPath}). The common request takes one await
+ * (the body) and no other promise: batched events are answered as soon as they are buffered.
  *
  * @example
  * ```ts
  * const events = createEventsHandler(deps);
- * const handler = async (req: Request) => (await events(req)) ?? notFound();
+ * const handler = (req: Request) => isEventsPath(pathOf(req.url)) ? events(req) : other(req);
  * ```
  */
-export function createEventsHandler(deps: EventsHandlerDeps): (req: Request) => Promise<Response | null> {
-  const { metrics } = deps;
-  const codeCounters = new Map<number, { inc(): void }>();
-  const countCode = (code: number) => {
-    let c = codeCounters.get(code);
-    if (c === undefined) {
-      c = metrics.httpRequests.labels(String(code));
-      codeCounters.set(code, c);
+export function createEventsHandler(deps: EventsHandlerDeps): (req: Request) => Promise<Response> {
+  const { metrics, intake, keys, webhookHosts, clock, closing } = deps;
+  const bodyOptions = { maxBytes: deps.maxBodyBytes };
+  // Requests by status code, handed to prom-client when the metrics are read (a labelled inc hashes its label).
+  const codes = new Float64Array(600);
+  metrics.onCollect(() => {
+    for (let code = 0; code < codes.length; code++) {
+      const n = codes[code]!;
+      if (n === 0) continue;
+      codes[code] = 0;
+      metrics.httpRequests.labels(String(code)).inc(n);
     }
-    c.inc();
-  };
-
-  const handle = async (req: Request): Promise<Response> => {
-    if (req.method !== "POST") {
-      throw new HttpError(405, `method ${req.method} not allowed; use POST`, [], 1, { allow: "POST" });
-    }
-    if (deps.closing()) throw shuttingDown();
-    const ctx = authorize(req.headers, deps.keys, deps.webhookHosts);
-    const receivedAt = deps.clock.now();
-    const body = await readJsonBody(req, { maxBytes: deps.maxBodyBytes });
-    // Shutdown may have begun while the body arrived; buffers already flushed would never send these events.
-    // From here to the buffers nothing awaits, so this check cannot go stale.
-    if (deps.closing()) throw shuttingDown();
-    const items = parseUserEvents(body);
-    const outcome = await deps.intake.submit(ctx, items, receivedAt);
-    if (outcome.kind === "overloaded") {
-      throw new HttpError(
-        503,
-        `${outcome.priority} priority buffer is full; retry later`,
-        [],
-        1,
-        { "retry-after": String(outcome.retryAfterSeconds) },
-      );
-    }
-    const results = outcome.results;
-    const status = resultsStatus(results);
-    if (status === 400) {
-      return resultsError(status, 10, "every event is invalid", results, invalidDetails(results));
-    }
-    if (status === 502) return resultsError(status, 1, "no event could be produced", results, []);
-    if (status === 503) {
-      return resultsError(status, 3, "low priority buffer is full; events dropped", results, [], {
-        "retry-after": "5",
-      });
-    }
-    return new Response(JSON.stringify({ results }), { status, headers: JSON_HEADERS });
-  };
+  });
 
   return async (req) => {
-    const path = pathOf(req.url);
-    if (path !== "/events" && path !== "/event") return null;
     const started = performance.now();
     let res: Response;
     try {
-      res = await handle(req);
+      if (req.method !== "POST") {
+        throw new HttpError(405, `method ${req.method} not allowed; use POST`, [], 1, { allow: "POST" });
+      }
+      if (closing()) throw shuttingDown();
+      const ctx = authorize(req.headers, keys, webhookHosts);
+      const receivedAt = clock.now();
+      const body = await readJsonBodyFast(req, bodyOptions);
+      // Shutdown may have begun while the body arrived; buffers already flushed would never send these events.
+      // From here to the buffers nothing awaits, so this check cannot go stale.
+      if (closing()) throw shuttingDown();
+      const submitted = intake.submit(ctx, parseUserEvents(body), receivedAt);
+      res = respond(submitted instanceof Promise ? await submitted : submitted);
     } catch (err) {
       if (err instanceof HttpError) res = errorResponse(err);
       else {
@@ -101,10 +82,49 @@ export function createEventsHandler(deps: EventsHandlerDeps): (req: Request) => 
         res = errorResponse(new HttpError(500, "internal error"));
       }
     }
-    countCode(res.status);
+    const status = res.status;
+    if (status < codes.length) codes[status]!++;
+    else metrics.httpRequests.labels(String(status)).inc();
     metrics.requestSeconds.observe((performance.now() - started) / 1000);
     return res;
   };
+}
+
+/** The response for an intake outcome. */
+function respond(outcome: IntakeOutcome): Response {
+  if (outcome.kind === "overloaded") {
+    throw new HttpError(
+      503,
+      `${outcome.priority} priority buffer is full; retry later`,
+      [],
+      1,
+      { "retry-after": String(outcome.retryAfterSeconds) },
+    );
+  }
+  if (outcome.kind === "replacement-char") throw replacementCharError();
+  const results = outcome.results;
+  const status = resultsStatus(results);
+  if (status === 400) {
+    return resultsError(status, 10, "every event is invalid", results, invalidDetails(results));
+  }
+  if (status === 502) return resultsError(status, 1, "no event could be produced", results, []);
+  if (status === 503) {
+    return resultsError(status, 3, "low priority buffer is full; events dropped", results, [], {
+      "retry-after": "5",
+    });
+  }
+  return new Response(resultsBody(results), { status, headers: JSON_HEADERS });
+}
+
+/** `{"results":[...]}` of one accepted event without a requestId, by class: the most common answer. */
+const SINGLE_ACCEPTED: Partial<Record<PriorityClass, string>> = {};
+
+function resultsBody(results: EventResult[]): string {
+  const only = results.length === 1 ? results[0]! : undefined;
+  if (only?.status === "accepted" && only.requestId === undefined && only.priority !== undefined) {
+    return SINGLE_ACCEPTED[only.priority] ??= JSON.stringify({ results });
+  }
+  return JSON.stringify({ results });
 }
 
 function shuttingDown(): HttpError {

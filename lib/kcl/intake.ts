@@ -8,7 +8,7 @@ import { errorMessage } from "../log.ts";
 import type { RequestContext } from "./auth.ts";
 import type { DedupWindow } from "./dedup.ts";
 import type { ImmediateSender } from "./immediate_sender.ts";
-import type { KclMetrics } from "./metrics.ts";
+import type { EventCounter } from "./event_counter.ts";
 import type { BufferedEvent, PriorityBatcher } from "./priority_batcher.ts";
 import { type PriorityClass, priorityClass } from "./priority.ts";
 import type { EventRecord, RecordBuilder } from "./record.ts";
@@ -29,10 +29,14 @@ export interface EventResult {
   error?: string;
 }
 
-/** What a request led to: per-event results, or a refusal because a never-drop buffer is full. */
+/**
+ * What a request led to: per-event results; a refusal because a never-drop buffer is full; or a refusal because an
+ * event holds U+FFFD, which is what invalid UTF-8 in the body decodes to (see `readJsonBodyFast`).
+ */
 export type IntakeOutcome =
   | { kind: "results"; results: EventResult[] }
-  | { kind: "overloaded"; priority: PriorityClass; retryAfterSeconds: number };
+  | { kind: "overloaded"; priority: PriorityClass; retryAfterSeconds: number }
+  | { kind: "replacement-char" };
 
 /** Dependencies of {@link EventIntake}. */
 export interface EventIntakeDeps {
@@ -40,8 +44,10 @@ export interface EventIntakeDeps {
   immediate: ImmediateSender;
   dedup: DedupWindow;
   records: RecordBuilder;
-  metrics: KclMetrics;
+  counter: EventCounter;
 }
+
+const REPLACEMENT_CHAR: IntakeOutcome = { kind: "replacement-char" };
 
 /**
  * The per-request routing of events.
@@ -53,27 +59,28 @@ export interface EventIntakeDeps {
  */
 export class EventIntake {
   readonly #d: EventIntakeDeps;
-  /** prom-client resolves label values on every inc; children are cached per label set. */
-  readonly #counters = new Map<string, { inc(n?: number): void }>();
+  /** The last receive time and its ISO text: consecutive requests mostly share their millisecond. */
+  #isoMs = NaN;
+  #iso = "";
 
   constructor(deps: EventIntakeDeps) {
     this.#d = deps;
   }
 
-  #count(client: string, priority: string, status: string, n = 1): void {
-    const k = client + "\u0000" + priority + "\u0000" + status;
-    let c = this.#counters.get(k);
-    if (c === undefined) {
-      if (this.#counters.size > 10_000) this.#counters.clear();
-      c = this.#d.metrics.events.labels(client, priority, status);
-      this.#counters.set(k, c);
+  #receivedAt(ms: number): string {
+    if (ms !== this.#isoMs) {
+      this.#iso = new Date(ms).toISOString();
+      this.#isoMs = ms;
     }
-    c.inc(n);
+    return this.#iso;
   }
 
-  /** Handles the parsed items of one authorised request, received at `receivedAtMs`. */
-  async submit(ctx: RequestContext, items: ParsedItem[], receivedAtMs: number): Promise<IntakeOutcome> {
-    const { batcher, dedup } = this.#d;
+  /**
+   * Handles the parsed items of one authorised request, received at `receivedAtMs`. Synchronous unless the request
+   * holds immediate events, whose results wait for Kafka: batched events are answered without a promise.
+   */
+  submit(ctx: RequestContext, items: ParsedItem[], receivedAtMs: number): IntakeOutcome | Promise<IntakeOutcome> {
+    const { batcher, dedup, counter } = this.#d;
     const n = items.length;
     const classes = new Array<PriorityClass | undefined>(n);
     let normal = 0;
@@ -90,7 +97,22 @@ export class EventIntake {
     if (normal > 0 && batcher.room("normal") < normal) return this.#overloaded(ctx, "normal");
     if (high > 0 && batcher.room("high") < high) return this.#overloaded(ctx, "high");
 
-    const receivedAt = new Date(receivedAtMs).toISOString();
+    // Every record is built before anything is claimed or buffered, so a refused body changes nothing.
+    const receivedAt = this.#receivedAt(receivedAtMs);
+    const records = new Array<EventRecord | undefined>(n);
+    for (let i = 0; i < n; i++) {
+      const item = items[i]!;
+      if (!item.ok) {
+        if (item.requestId?.includes("\uFFFD")) return REPLACEMENT_CHAR;
+        continue;
+      }
+      const event = item.event;
+      const rec = this.#d.records.build(event, event.priority ?? DEFAULT_PRIORITY, classes[i]!, ctx, receivedAt);
+      // The value holds every field taken from the body, so one scan covers the event.
+      if (rec.record.value.includes("\uFFFD")) return REPLACEMENT_CHAR;
+      records[i] = rec;
+    }
+
     const results = new Array<EventResult>(n);
     let immediate: { index: number; rec: EventRecord }[] | undefined;
     const webhook = ctx.webhookUrl;
@@ -101,26 +123,25 @@ export class EventIntake {
         const r: EventResult = { index: i, status: "invalid", errors: item.errors };
         if (item.requestId !== undefined) r.requestId = item.requestId;
         results[i] = r;
-        this.#count(ctx.clientId, "none", "invalid");
+        counter.add(ctx.clientId, "none", "invalid");
         continue;
       }
-      const event = item.event;
       const cls = classes[i]!;
-      const requestId = event.requestId;
+      const rec = records[i]!;
+      const requestId = rec.requestId;
       const r: EventResult = { index: i, status: "accepted", priority: cls };
       if (requestId !== undefined) r.requestId = requestId;
       results[i] = r;
       if (cls === "low" && batcher.room("low") < 1) {
         r.status = "dropped";
-        this.#count(ctx.clientId, cls, "dropped");
+        counter.add(ctx.clientId, cls, "dropped");
         continue;
       }
       if (requestId !== undefined && !dedup.claim(ctx.clientId, requestId)) {
         r.status = "duplicate";
-        this.#count(ctx.clientId, cls, "duplicate");
+        counter.add(ctx.clientId, cls, "duplicate");
         continue;
       }
-      const rec = this.#d.records.build(event, event.priority ?? DEFAULT_PRIORITY, cls, ctx, receivedAt);
       if (cls === "immediate") {
         (immediate ??= []).push({ index: i, rec });
         continue;
@@ -129,15 +150,21 @@ export class EventIntake {
       if (webhook !== undefined) buffered.webhookUrl = webhook;
       if (secret !== undefined) buffered.webhookSecret = secret;
       batcher.add(cls, buffered);
-      this.#count(ctx.clientId, cls, "accepted");
+      counter.add(ctx.clientId, cls, "accepted");
     }
+    if (immediate !== undefined) return this.#produceImmediate(ctx.clientId, results, immediate);
+    return { kind: "results", results };
+  }
 
-    if (immediate !== undefined) {
-      const deliveries = await this.#d.immediate.send(immediate.map((x) => x.rec.record));
-      for (let j = 0; j < immediate.length; j++) {
-        const { index, rec } = immediate[j]!;
-        this.#applyDelivery(results[index]!, deliveries[j], ctx.clientId, rec);
-      }
+  async #produceImmediate(
+    clientId: string,
+    results: EventResult[],
+    immediate: { index: number; rec: EventRecord }[],
+  ): Promise<IntakeOutcome> {
+    const deliveries = await this.#d.immediate.send(immediate.map((x) => x.rec.record));
+    for (let j = 0; j < immediate.length; j++) {
+      const { index, rec } = immediate[j]!;
+      this.#applyDelivery(results[index]!, deliveries[j], clientId, rec);
     }
     return { kind: "results", results };
   }
@@ -147,18 +174,18 @@ export class EventIntake {
       r.status = "produced";
       r.partition = d.partition;
       r.offset = d.offset;
-      this.#count(clientId, "immediate", "produced");
+      this.#d.counter.add(clientId, "immediate", "produced");
       return;
     }
     r.status = "failed";
     r.error = d === undefined ? "no delivery result" : errorMessage(d.error);
-    this.#count(clientId, "immediate", "failed");
+    this.#d.counter.add(clientId, "immediate", "failed");
     // Not produced, so a retry with the same requestId must go through.
     if (rec.requestId !== undefined) this.#d.dedup.release(clientId, rec.requestId);
   }
 
   #overloaded(ctx: RequestContext, cls: PriorityClass): IntakeOutcome {
-    this.#count(ctx.clientId, cls, "rejected");
+    this.#d.counter.add(ctx.clientId, cls, "rejected");
     const linger = cls === "normal" || cls === "high" ? this.#d.batcher.limits(cls).lingerMs : 1000;
     return { kind: "overloaded", priority: cls, retryAfterSeconds: Math.max(1, Math.ceil(linger / 1000)) };
   }

@@ -83,8 +83,9 @@ class ClassBuffer {
   readonly sends = new Set<Promise<void>>();
   /** Batches handed to the producer and not answered yet. */
   readonly batches = new Set<BufferedEvent[]>();
-  /** The class's `kcl_buffer_events` child, looked up once (it is set on every add). */
+  /** The class's `kcl_buffer_events` child, set when the metrics are read once the class has been used. */
   gauge: { set(n: number): void } | undefined;
+  used = false;
   constructor(readonly cls: BatchedClass, readonly limits: ClassLimits) {}
   get pending(): number {
     return this.buffer.length + this.inFlight;
@@ -120,6 +121,10 @@ export class PriorityBatcher {
       normal: new ClassBuffer("normal", limit("normal")),
       high: new ClassBuffer("high", limit("high")),
     };
+    // The gauge is set from the buffers when it is read rather than on every add (prom-client hashes its label).
+    opts.metrics?.onCollect(() => {
+      for (const c of Object.values(this.#classes)) this.#gauge(c);
+    });
   }
 
   /** The rule in use for a class. */
@@ -141,6 +146,7 @@ export class PriorityBatcher {
   /** Buffers one event; the caller checked {@link room}. Flushes synchronously when the batch is full. */
   add(cls: BatchedClass, event: BufferedEvent): void {
     const c = this.#classes[cls];
+    c.used = true;
     c.buffer.push(event);
     if (c.buffer.length >= c.limits.maxBatch) {
       this.#flush(c);
@@ -150,7 +156,6 @@ export class PriorityBatcher {
         this.#flush(c);
       }, c.limits.lingerMs);
     }
-    this.#gauge(c);
   }
 
   /** Flushes every buffer now and resolves once every send in flight has finished (shutdown). */
@@ -175,7 +180,7 @@ export class PriorityBatcher {
       c.inFlight -= c.ready.length;
       c.buffer = [];
       c.ready = [];
-      this.#gauge(c);
+      c.used = true;
     }
     return out;
   }
@@ -212,7 +217,7 @@ export class PriorityBatcher {
 
   #gauge(c: ClassBuffer): void {
     const metrics = this.#opts.metrics;
-    if (metrics === undefined) return;
+    if (metrics === undefined || !c.used) return;
     c.gauge ??= metrics.bufferEvents.labels(c.cls);
     c.gauge.set(c.pending);
   }
@@ -258,7 +263,6 @@ export class PriorityBatcher {
         c.inFlight -= batch.length;
         c.sends.delete(send);
         c.batches.delete(batch);
-        this.#gauge(c);
         this.#pump(c);
       });
     c.sends.add(send);

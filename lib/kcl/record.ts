@@ -7,14 +7,25 @@ import type { OutboundRecord } from "../kafka/producer.ts";
 import type { PriorityClass } from "./priority.ts";
 import type { UserEvent } from "./user_event.ts";
 
+/** A record whose value is the JSON text of the event (what {@link RecordBuilder} builds). */
+export interface EventOutboundRecord extends OutboundRecord {
+  value: string;
+}
+
 /** What is produced for one event (the record) and what a failure report needs about it. */
 export interface EventRecord {
-  record: OutboundRecord;
+  record: EventOutboundRecord;
   clientId: string;
   priority: PriorityClass;
   requestId?: string;
-  /** The value as an object, for failure webhooks. */
-  value: Record<string, unknown>;
+}
+
+/**
+ * The produced value of a record as an object, for failure webhooks. Parsed again from the record instead of kept
+ * next to it: buffered events then hold one string each rather than the request's parsed JSON tree as well.
+ */
+export function eventValue(rec: EventRecord): Record<string, unknown> {
+  return JSON.parse(rec.record.value);
 }
 
 /**
@@ -65,13 +76,13 @@ export class RecordBuilder {
       value.requestId = event.requestId;
       headers = { ...base, "kcl-request-id": event.requestId };
     }
-    const record: OutboundRecord = {
+    const record: EventOutboundRecord = {
       topic: ctx.topic,
       key: String(event.authId),
       value: JSON.stringify(value),
       headers,
     };
-    const out: EventRecord = { record, clientId: ctx.clientId, priority: cls, value };
+    const out: EventRecord = { record, clientId: ctx.clientId, priority: cls };
     if (event.requestId !== undefined) out.requestId = event.requestId;
     return out;
   }

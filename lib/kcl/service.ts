@@ -9,6 +9,7 @@ import { systemClock } from "../clock.ts";
 import type { KclProxyConfig } from "../config/kcl_proxy.ts";
 import { errorResponse, HttpError } from "../http/errors.ts";
 import { opsRoutes } from "../http/ops.ts";
+import { pathOf } from "../http/path.ts";
 import { withDeadline } from "../http/shutdown.ts";
 import { createKafka } from "../kafka/client.ts";
 import { DeliveryProducer } from "../kafka/producer.ts";
@@ -22,7 +23,8 @@ import { errorMessage } from "../log.ts";
 import { createRegistry, type Registry } from "../metrics.ts";
 import { ApiKeys } from "./api_keys.ts";
 import { DedupWindow } from "./dedup.ts";
-import { createEventsHandler } from "./http.ts";
+import { EventCounter } from "./event_counter.ts";
+import { createEventsHandler, isEventsPath } from "./http.ts";
 import { ImmediateSender } from "./immediate_sender.ts";
 import { EventIntake } from "./intake.ts";
 import { createKclMetrics, type KclMetrics } from "./metrics.ts";
@@ -34,7 +36,7 @@ import {
   type RecordSender,
 } from "./priority_batcher.ts";
 import type { BatchedClass } from "./priority.ts";
-import { RecordBuilder } from "./record.ts";
+import { eventValue, RecordBuilder } from "./record.ts";
 import { type FailureReport, WebhookNotifier } from "./webhook_notifier.ts";
 
 /** What the proxy is built from besides its config. */
@@ -101,6 +103,7 @@ export async function startKclProxy(config: KclProxyConfig, deps: KclProxyDeps):
   const clock = deps.clock ?? systemClock;
   const registry = deps.registry ?? createRegistry();
   const metrics = createKclMetrics(registry);
+  const counter = new EventCounter(metrics);
   const keys = deps.keys ?? await ApiKeys.load(config.apiKeysFile, logger);
   const producers = await connectProducers(config, deps, logger);
   const batchedProducer = producers.batched;
@@ -120,7 +123,7 @@ export async function startKclProxy(config: KclProxyConfig, deps: KclProxyDeps):
     let unreported = 0;
     for (const e of events) {
       const rec = e.rec;
-      metrics.events.labels(rec.clientId, rec.priority, status).inc();
+      counter.add(rec.clientId, rec.priority, status);
       // Not on Kafka: the client's retry with the same requestId must not be a duplicate.
       if (rec.requestId !== undefined) dedup.release(rec.clientId, rec.requestId);
       if (e.webhookUrl === undefined) {
@@ -129,7 +132,7 @@ export async function startKclProxy(config: KclProxyConfig, deps: KclProxyDeps):
       }
       const report: FailureReport = {
         url: e.webhookUrl,
-        failure: { topic: rec.record.topic, error: e.error, event: rec.value },
+        failure: { topic: rec.record.topic, error: e.error, event: eventValue(rec) },
       };
       if (rec.requestId !== undefined) report.failure.requestId = rec.requestId;
       if (e.webhookSecret !== undefined) report.secret = e.webhookSecret;
@@ -158,22 +161,11 @@ export async function startKclProxy(config: KclProxyConfig, deps: KclProxyDeps):
     maxEventsPerSend: 1000,
     onFailed: (_cls, failed) => reportUnproduced("failed", failed),
     onProduced: (cls, events: BufferedEvent[]) => {
-      // One label lookup per client and batch instead of per event (prom-client hashes labels on every call).
-      let client = events[0]?.rec.clientId;
-      let n = 0;
-      for (const e of events) {
-        if (e.rec.clientId !== client) {
-          if (client !== undefined) metrics.events.labels(client, cls, "produced").inc(n);
-          client = e.rec.clientId;
-          n = 0;
-        }
-        n++;
-      }
-      if (client !== undefined && n > 0) metrics.events.labels(client, cls, "produced").inc(n);
+      for (const e of events) counter.add(e.rec.clientId, cls, "produced");
     },
   });
   const immediate = new ImmediateSender(immediateProducer);
-  const intake = new EventIntake({ batcher, immediate, dedup, records: new RecordBuilder(), metrics });
+  const intake = new EventIntake({ batcher, immediate, dedup, records: new RecordBuilder(), counter });
 
   let closing = false;
   const events = createEventsHandler({
@@ -191,10 +183,10 @@ export async function startKclProxy(config: KclProxyConfig, deps: KclProxyDeps):
     accepting: !closing,
   });
   const ops = opsRoutes({ registry, ready });
-  const handler = async (req: Request): Promise<Response> => {
-    const res = (await events(req)) ?? (await ops(req));
-    return res ?? errorResponse(new HttpError(404, "not found: use POST /events", [], 1));
-  };
+  const other = async (req: Request): Promise<Response> =>
+    (await ops(req)) ?? errorResponse(new HttpError(404, "not found: use POST /events", [], 1));
+  // Not async itself: an event request's promise is the events handler's own.
+  const handler = (req: Request): Promise<Response> => isEventsPath(pathOf(req.url)) ? events(req) : other(req);
 
   let stopping: Promise<StopReport> | undefined;
   const stop = (): Promise<StopReport> => {
