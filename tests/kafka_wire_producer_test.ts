@@ -112,6 +112,36 @@ Deno.test("WireProducer writes what kcat reads back, where kafkajs would partiti
       assert.ok(new Set(keyless).size > 1, "keyless records are spread over partitions");
     });
 
+    await t.step("a partition's records beyond maxBatchBytes go out in further requests, in order", async () => {
+      const topic = uniqueTopic("wire-split");
+      cluster.createTopic(topic, 2);
+      const small = producer(cluster, { maxBatchBytes: 8_000 });
+      await small.connect();
+      try {
+        // 300 records of ~500 bytes on 2 partitions: about 10 batches per partition.
+        const records: OutboundRecord[] = Array.from({ length: 300 }, (_, i) => ({
+          topic,
+          key: String(i % 7),
+          value: `${i}:${"é".repeat(240)}`,
+          headers: { n: String(i) },
+        }));
+        const before = small.stats.produceRequests;
+        const ds = delivered(await small.send(records));
+        // 300 × ~500 B = ~150 kB over 2 partitions, at most 8 kB per partition per request.
+        assert.ok(small.stats.produceRequests - before >= 10, `split into ${small.stats.produceRequests - before}`);
+        const read = await kcatRead(cluster.bootstrapServers, topic, { expected: 300, timeoutMs: 15_000 });
+        for (const partition of [0, 1]) {
+          const sent = ds.map((d, i) => ({ d, i })).filter((x) => x.d.partition === partition);
+          const offsets = sent.map((x) => Number(x.d.offset));
+          assert.deepEqual(offsets, offsets.map((_, k) => k), `partition ${partition}: in send order, no gaps`);
+          const values = read.filter((m) => m.partition === partition).map((m) => m.value);
+          assert.deepEqual(values, sent.map((x) => records[x.i]!.value));
+        }
+      } finally {
+        await small.disconnect();
+      }
+    });
+
     await t.step("several topics and concurrent sends: offsets unique and gap-free per partition", async () => {
       const a = uniqueTopic("wire-a");
       const b = uniqueTopic("wire-b");
@@ -158,7 +188,9 @@ Deno.test("WireProducer retries retriable errors and reports the rest", async (t
         KafkaErrorCode.NOT_LEADER_FOR_PARTITION,
         KafkaErrorCode.NOT_LEADER_FOR_PARTITION,
       ]);
+      const before = p.stats.retries;
       delivered(await p.send(records("retried")));
+      assert.equal(p.stats.retries - before, 2, "one retry round per injected error");
       const read = await kcatRead(cluster.bootstrapServers, topic, { timeoutMs: 15_000 });
       assert.deepEqual(read.map((m) => m.value), records("retried").map((r) => r.value));
     } finally {

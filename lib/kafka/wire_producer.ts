@@ -7,6 +7,7 @@
  * Plain TCP only (no TLS or SASL), like the proxy's configuration.
  * @module
  */
+import { Buffer } from "node:buffer";
 import { type Clock, systemClock } from "../clock.ts";
 import type { Logger } from "../log.ts";
 import { errorMessage } from "../log.ts";
@@ -58,6 +59,12 @@ export interface WireProducerOptions {
   connectionTimeoutMs?: number;
   /** Time a broker may take to answer (default 30000 ms, as kafkajs). */
   requestTimeoutMs?: number;
+  /**
+   * Largest record batch sent for one partition (default 1000000 bytes, under the broker's default
+   * `message.max.bytes`): a partition's records beyond it go out in further requests. A single record larger than
+   * this is still sent alone, and the broker's MESSAGE_TOO_LARGE answer reported.
+   */
+  maxBatchBytes?: number;
   /** Partition leadership is looked up again after this long even without errors (default 300000 ms). */
   metadataMaxAgeMs?: number;
   /** Source of randomness for retry jitter (tests). */
@@ -74,6 +81,56 @@ interface TopicState {
 type BrokerBatch = Map<string, Map<number, number[]>>;
 
 const utf8 = new TextEncoder();
+
+/** Bytes a field takes in a record: exact UTF-8 length for strings (native, no copy). */
+function fieldBytes(v: string | Uint8Array | null | undefined): number {
+  if (v === null || v === undefined) return 0;
+  return typeof v === "string" ? Buffer.byteLength(v, "utf8") : v.byteLength;
+}
+
+/** Upper bound of a record's encoded size: its fields plus the largest varint prefixes. */
+function recordBytes(r: OutboundRecord): number {
+  let n = 21 + fieldBytes(r.key) + fieldBytes(r.value);
+  if (r.headers !== undefined) {
+    for (const name in r.headers) {
+      n += 10 + fieldBytes(name) + fieldBytes(r.headers[name]);
+    }
+  }
+  return n;
+}
+
+/**
+ * Splits a broker's batch so that no partition's record batch exceeds `maxBytes`: the k-th chunk of every
+ * partition goes into the k-th request. Almost always one request.
+ */
+function splitBySize(batch: BrokerBatch, records: OutboundRecord[], maxBytes: number): BrokerBatch[] {
+  const requests: BrokerBatch[] = [];
+  for (const [topic, partitions] of batch) {
+    for (const [partition, indices] of partitions) {
+      let chunk = 0;
+      let size = 61; // record batch header
+      let start = 0;
+      const add = (end: number) => {
+        const request = requests[chunk] ??= new Map();
+        let forTopic = request.get(topic);
+        if (forTopic === undefined) request.set(topic, forTopic = new Map());
+        forTopic.set(partition, start === 0 && end === indices.length ? indices : indices.slice(start, end));
+      };
+      for (let k = 0; k < indices.length; k++) {
+        const bytes = recordBytes(records[indices[k]!]!);
+        if (k > start && size + bytes > maxBytes) {
+          add(k);
+          chunk++;
+          start = k;
+          size = 61;
+        }
+        size += bytes;
+      }
+      add(indices.length);
+    }
+  }
+  return requests;
+}
 
 /**
  * Produces records with per-record delivery results over its own broker connections.
@@ -103,6 +160,7 @@ export class WireProducer {
   readonly #stop = new AbortController();
   #refreshing: Promise<void> | undefined;
   #stale = false;
+  #stats = { produceRequests: 0, metadataRequests: 0, retries: 0 };
   #connected = false;
   #closed = false;
 
@@ -123,6 +181,11 @@ export class WireProducer {
   /** Whether {@link connect} succeeded and {@link disconnect} has not been called since. */
   get connected(): boolean {
     return this.#connected;
+  }
+
+  /** Requests sent and retry rounds run so far (for logs and tests). */
+  get stats(): Readonly<{ produceRequests: number; metadataRequests: number; retries: number }> {
+    return { ...this.#stats };
   }
 
   /**
@@ -214,6 +277,7 @@ export class WireProducer {
       }
       pending = retry;
       if (pending.length === 0 || attempt >= this.#retries || this.#closed) break;
+      this.#stats.retries++;
       this.#log.debug("retrying produce", { records: pending.length, attempt: attempt + 1, error: lastError.message });
       try {
         await this.#clock.sleep(this.#backoff(attempt), this.#stop.signal);
@@ -283,10 +347,25 @@ export class WireProducer {
   }
 
   /**
-   * Sends one broker its batch and fills `out`; retriable failures go to `retry`. Returns the last error seen, if
-   * any.
+   * Sends one broker its batch, in as many requests as the per-partition size limit needs, and fills `out`;
+   * retriable failures go to `retry`. Returns the last error seen, if any.
    */
   async #produce(
+    nodeId: number,
+    batch: BrokerBatch,
+    records: OutboundRecord[],
+    out: (Delivery | undefined)[],
+    retry: number[],
+  ): Promise<Error | undefined> {
+    const requests = splitBySize(batch, records, this.#opts.maxBatchBytes ?? 1_000_000);
+    if (requests.length === 1) return this.#produceRequest(nodeId, requests[0]!, records, out, retry);
+    // One connection carries them in order, so a partition's chunks are appended in order unless one is retried.
+    const errors = await Promise.all(requests.map((r) => this.#produceRequest(nodeId, r, records, out, retry)));
+    return errors.findLast((e) => e !== undefined);
+  }
+
+  /** One produce request: fills `out` from the broker's answer; retriable failures go to `retry`. */
+  async #produceRequest(
     nodeId: number,
     batch: BrokerBatch,
     records: OutboundRecord[],
@@ -300,10 +379,7 @@ export class WireProducer {
       for (const [partition, indices] of partitions) {
         list.push({ partition, indices });
         sizeHint += 80 + topic.length;
-        for (const i of indices) {
-          const v = records[i]!.value;
-          sizeHint += 40 + (v === null ? 0 : typeof v === "string" ? v.length : v.byteLength);
-        }
+        for (const i of indices) sizeHint += recordBytes(records[i]!);
       }
       topics.set(topic, list);
     }
@@ -323,6 +399,7 @@ export class WireProducer {
     try {
       const conn = await this.#connectionTo(this.#brokers.get(nodeId)!);
       const id = conn.nextCorrelationId();
+      this.#stats.produceRequests++;
       const frame = encodeProduce(
         id,
         this.#opts.clientId,
@@ -433,6 +510,7 @@ export class WireProducer {
       try {
         const conn = await this.#connectionTo(broker);
         const id = conn.nextCorrelationId();
+        this.#stats.metadataRequests++;
         metadata = await conn.request(id, encodeMetadata(id, this.#opts.clientId, topics), decodeMetadata);
       } catch (err) {
         lastError = err;
