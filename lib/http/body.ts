@@ -19,9 +19,10 @@ export interface ReadBodyOptions {
  * Reads the body as bytes, failing with 413 as soon as it exceeds `maxBytes`. With a Content-Length within the
  * limit (the usual case) the body is taken in one piece, which is markedly cheaper per request than streaming it:
  * the server's HTTP framing cannot deliver more bytes than declared (the size is still checked afterwards, for
- * Requests built in-process). Without one (chunked) it is streamed with the limit enforced as it arrives.
+ * Requests built in-process). Without one (chunked) it is streamed with the limit enforced as it arrives. Works on a
+ * fetch Response too (an upstream's answer is as untrusted as a request).
  */
-export async function readBodyBytes(req: Request, maxBytes: number): Promise<Uint8Array> {
+export async function readBodyBytes(req: Request | Response, maxBytes: number): Promise<Uint8Array> {
   const declared = req.headers.get("content-length");
   if (declared !== null && Number(declared) > maxBytes) throw tooLarge(maxBytes);
   if (req.body === null) return new Uint8Array(0);

@@ -7,6 +7,8 @@ import { z } from "zod";
 import type { Clock } from "../clock.ts";
 import type { Logger } from "../log.ts";
 import { errorMessage } from "../log.ts";
+import { readBodyBytes } from "../http/body.ts";
+import { HttpError } from "../http/errors.ts";
 
 /** An enabled integration of an app: events go to `topic` unless they opt out of `name`. */
 export interface Integration {
@@ -172,6 +174,10 @@ export function jwtExpiry(token: string): number | undefined {
   return undefined;
 }
 
+/** Houston answers with a few integrations per app; anything near this size is not a real answer. */
+const MAX_RESPONSE_BYTES = 4 * 1024 * 1024;
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
 async function postGraphql(
   fetchFn: Fetch,
   url: string,
@@ -202,8 +208,17 @@ async function postGraphql(
     await res.body?.cancel();
     throw new HoustonError(`Houston answered ${res.status}`);
   }
+  let bytes: Uint8Array;
   try {
-    return await res.json();
+    bytes = await readBodyBytes(res, MAX_RESPONSE_BYTES);
+  } catch (err) {
+    // An unread body keeps the connection (and the request's timeout) alive.
+    await res.body?.cancel().catch(() => {});
+    if (err instanceof HttpError) throw new HoustonError(`Houston's answer exceeds ${MAX_RESPONSE_BYTES} bytes`);
+    throw new HoustonError(`reading Houston's answer failed: ${errorMessage(err)}`);
+  }
+  try {
+    return JSON.parse(utf8.decode(bytes));
   } catch (err) {
     throw new HoustonError(`Houston answered with invalid JSON: ${errorMessage(err)}`);
   }

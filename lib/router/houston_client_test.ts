@@ -88,3 +88,27 @@ Deno.test("LoginToken does not log in per lookup when tokens arrive already expi
     await houston.close();
   }
 });
+
+Deno.test("HoustonClient refuses an answer larger than 4 MiB, with or without a declared length", async () => {
+  const huge = JSON.stringify({ data: { filler: "x".repeat(5 * 1024 * 1024) } });
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, (req) => {
+    if (new URL(req.url).pathname === "/chunked") {
+      // A stream has no length: the limit must be enforced while reading.
+      const body = new Blob([huge]).stream();
+      return new Response(body, { headers: { "content-type": "application/json" } });
+    }
+    return new Response(huge, { headers: { "content-type": "application/json" } });
+  });
+  try {
+    const base = `http://127.0.0.1:${server.addr.port}`;
+    for (const path of ["/sized", "/chunked"]) {
+      const client = new HoustonClient({ url: `${base}${path}`, tokens: new ApiKeyToken("k") });
+      await assert.rejects(
+        client.lookup("a"),
+        (e) => e instanceof HoustonError && /exceeds 4194304 bytes/.test(e.message),
+      );
+    }
+  } finally {
+    await server.shutdown();
+  }
+});
