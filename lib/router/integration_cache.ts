@@ -51,6 +51,8 @@ export class IntegrationCache {
   readonly #inFlight = new Map<string, Promise<Integration[]>>();
   readonly #opts: IntegrationCacheOptions;
   readonly #staleRetryMs: number;
+  /** Entries fetched before this time may have missed a broadcast (see {@link expireOlderThan}). */
+  #expiredBefore = -Infinity;
 
   constructor(opts: IntegrationCacheOptions) {
     this.#opts = opts;
@@ -87,8 +89,12 @@ export class IntegrationCache {
     await this.#fetch(appId);
   }
 
-  /** Marks every entry fetched before `time` as expired (after an SSE reconnect: broadcasts may have been missed). */
+  /**
+   * Marks every entry fetched before `time` as expired (after an SSE reconnect: broadcasts may have been missed).
+   * Lookups still running that started before `time` store their answer already expired, for the same reason.
+   */
   expireOlderThan(time: number): number {
+    if (time > this.#expiredBefore) this.#expiredBefore = time;
     let count = 0;
     for (const entry of this.#entries.values()) {
       if (entry.fetchedAt < time && !entry.expired) {
@@ -130,11 +136,13 @@ export class IntegrationCache {
   #fetch(appId: string): Promise<Integration[]> {
     const running = this.#inFlight.get(appId);
     if (running !== undefined) return running;
+    // The answer is as old as the request: Houston may have changed right after it read the integrations.
+    const startedAt = this.#opts.clock.now();
     const p = this.#opts.source.lookup(appId).then((integrations) => {
       this.#entries.set(appId, {
         integrations,
-        fetchedAt: this.#opts.clock.now(),
-        expired: false,
+        fetchedAt: startedAt,
+        expired: startedAt < this.#expiredBefore,
         retryRefreshAt: 0,
       });
       this.#opts.events?.update?.(appId);

@@ -106,3 +106,22 @@ Deno.test("IntegrationCache without TTL keeps entries until refresh or expireOld
   assert.equal(source.calls, 5);
   assert.deepEqual(cache.snapshot(), { a: {}, b: {}, c: {} });
 });
+
+Deno.test("IntegrationCache stores a lookup that started before an SSE gap as expired", async () => {
+  const clock = new ManualClock(1000);
+  const source = new CountingSource();
+  const gate = Promise.withResolvers<void>();
+  source.gate = gate.promise;
+  const cache = new IntegrationCache({ source, clock, logger: silentLogger, ttlMs: undefined });
+  const first = cache.get("a"); // starts at t=1000
+  await clock.advance(1000);
+  // The SSE stream was cut at t=1500 and is back now: whatever Houston said before 1500 may be outdated.
+  assert.equal(cache.expireOlderThan(1500), 0, "nothing cached yet");
+  source.integrations = [{ name: "Webhooks", topic: "webhooks" }];
+  gate.resolve();
+  assert.deepEqual(await first, [{ name: "Webhooks", topic: "webhooks" }], "the caller still gets its answer");
+  assert.equal(cache.peek("a"), undefined, "but it is not served as fresh");
+  await cache.get("a");
+  assert.equal(source.calls, 2, "the next message looks the app up again");
+  assert.deepEqual(cache.peek("a"), [{ name: "Webhooks", topic: "webhooks" }], "a lookup after the gap is fresh");
+});
