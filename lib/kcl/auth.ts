@@ -20,11 +20,39 @@ export interface RequestContext {
 /** Webhook host rule: undefined allows any http(s) host; otherwise `host` or `host:port` entries. */
 export type WebhookHostPolicy = ReadonlySet<string> | undefined;
 
+/** Distinct webhook URLs remembered as checked; a client sends the same one with every request. */
+const WEBHOOK_CACHE_SIZE = 1024;
+
+/**
+ * {@link checkWebhookUrl} under one host policy, remembering URLs that passed: parsing a URL costs about as much as
+ * the rest of the authorisation. Refused URLs are checked again every time (and not remembered).
+ */
+export class WebhookUrls {
+  readonly #hosts: WebhookHostPolicy;
+  /** Header value -> normalised URL. Bounded: starts over when full, so random values cannot grow it. */
+  readonly #checked = new Map<string, string>();
+
+  constructor(hosts: WebhookHostPolicy) {
+    this.#hosts = hosts;
+  }
+
+  /** The normalised URL, or throws the {@link HttpError} of {@link checkWebhookUrl}. */
+  check(value: string): string {
+    let url = this.#checked.get(value);
+    if (url === undefined) {
+      url = checkWebhookUrl(value, this.#hosts);
+      if (this.#checked.size >= WEBHOOK_CACHE_SIZE) this.#checked.clear();
+      this.#checked.set(value, url);
+    }
+    return url;
+  }
+}
+
 /**
  * Checks the headers of a request against the key set. Throws {@link HttpError}: 401 missing (…01) or unknown
  * (…02) key; 400 missing headers (…01) or bad webhook URL (…02/…03); 403 app id (…01), realm (…02), topic (…03).
  */
-export function authorize(headers: Headers, keys: ApiKeys, webhookHosts: WebhookHostPolicy): RequestContext {
+export function authorize(headers: Headers, keys: ApiKeys, webhooks: WebhookUrls): RequestContext {
   const presented = headers.get("x-api-key");
   if (presented === null || presented === "") {
     throw new HttpError(401, "missing X-API-KEY header", [{ path: "X-API-KEY", message: "is required" }], 1);
@@ -63,7 +91,7 @@ export function authorize(headers: Headers, keys: ApiKeys, webhookHosts: Webhook
   }
   const ctx: RequestContext = { key, clientId: key.clientId, realm, topic };
   const webhook = headers.get("kcl-webhook-url");
-  if (webhook !== null && webhook !== "") ctx.webhookUrl = checkWebhookUrl(webhook, webhookHosts);
+  if (webhook !== null && webhook !== "") ctx.webhookUrl = webhooks.check(webhook);
   return ctx;
 }
 

@@ -9,7 +9,7 @@ import { type ErrorDetail, errorResponse, HttpError } from "../http/errors.ts";
 import type { Logger } from "../log.ts";
 import { errorMessage } from "../log.ts";
 import type { ApiKeys } from "./api_keys.ts";
-import { authorize, type WebhookHostPolicy } from "./auth.ts";
+import { authorize, type WebhookHostPolicy, WebhookUrls } from "./auth.ts";
 import { type EventIntake, type EventResult, type IntakeOutcome, resultsStatus } from "./intake.ts";
 import type { KclMetrics } from "./metrics.ts";
 import type { PriorityClass } from "./priority.ts";
@@ -46,7 +46,8 @@ export function isEventsPath(path: string): boolean {
  * ```
  */
 export function createEventsHandler(deps: EventsHandlerDeps): (req: Request) => Promise<Response> {
-  const { metrics, intake, keys, webhookHosts, clock, closing } = deps;
+  const { metrics, intake, keys, clock, closing } = deps;
+  const webhooks = new WebhookUrls(deps.webhookHosts);
   const bodyOptions = { maxBytes: deps.maxBodyBytes };
   // Requests by status code, handed to prom-client when the metrics are read (a labelled inc hashes its label).
   const codes = new Float64Array(600);
@@ -67,7 +68,7 @@ export function createEventsHandler(deps: EventsHandlerDeps): (req: Request) => 
         throw new HttpError(405, `method ${req.method} not allowed; use POST`, [], 1, { allow: "POST" });
       }
       if (closing()) throw shuttingDown();
-      const ctx = authorize(req.headers, keys, webhookHosts);
+      const ctx = authorize(req.headers, keys, webhooks);
       const receivedAt = clock.now();
       const body = await readJsonBodyFast(req, bodyOptions);
       // Shutdown may have begun while the body arrived; buffers already flushed would never send these events.

@@ -270,6 +270,11 @@ export class PriorityBatcher {
 
   #settle(c: ClassBuffer, batch: BufferedEvent[], deliveries: Delivery[]): void {
     if (this.#abandoned.has(batch)) return;
+    // The usual answer, every record produced: the batch itself is the list of produced events.
+    if (deliveries.length === batch.length && deliveries.every((d) => d.ok)) {
+      this.#opts.onProduced?.(c.cls, batch);
+      return;
+    }
     let failed: FailedEvent[] | undefined;
     let produced: BufferedEvent[] | undefined;
     for (let i = 0; i < batch.length; i++) {
