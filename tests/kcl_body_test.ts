@@ -190,6 +190,13 @@ Deno.test(
       // Nothing buffered and used classes only: the normal and high gauges, at the events not yet produced.
       const gauges = [...text.matchAll(/^kcl_buffer_events\{priority="(\w+)"\} (\d+)$/gm)].map((m) => m[1]).sort();
       assert.deepEqual(gauges, ["high", "normal"]);
+      // Stopping flushes the buffers: every accepted event is counted as produced, once.
+      const report = await proxy.stop();
+      assert.equal(report.flushed, true);
+      const after = await proxy.registry.metrics();
+      assert.match(after, /kcl_events_total\{client="BODY",priority="normal",status="produced"\} 4\n/);
+      assert.match(after, /kcl_events_total\{client="BODY",priority="high",status="produced"\} 2\n/);
+      assert.match(after, /kcl_buffer_events\{priority="normal"\} 0\n/);
     });
   },
 );

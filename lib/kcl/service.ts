@@ -161,7 +161,16 @@ export async function startKclProxy(config: KclProxyConfig, deps: KclProxyDeps):
     maxEventsPerSend: 1000,
     onFailed: (_cls, failed) => reportUnproduced("failed", failed),
     onProduced: (cls, events: BufferedEvent[]) => {
-      for (const e of events) counter.add(e.rec.clientId, cls, "produced");
+      // A batch mostly holds one client's events: one count per run of them.
+      let run = 0;
+      for (let i = 0; i < events.length; i++) {
+        run++;
+        const client = events[i]!.rec.clientId;
+        if (i + 1 === events.length || events[i + 1]!.rec.clientId !== client) {
+          counter.add(client, cls, "produced", run);
+          run = 0;
+        }
+      }
     },
   });
   const immediate = new ImmediateSender(immediateProducer);
