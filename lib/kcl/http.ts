@@ -29,6 +29,8 @@ export interface EventsHandlerDeps {
 }
 
 const JSON_HEADERS = { "content-type": "application/json; charset=utf-8" };
+/** The same as a Headers object, which a Response copies a little faster than a plain record (measured). */
+const RESULTS_HEADERS = new Headers(JSON_HEADERS);
 
 /** Whether a request path is one of the event endpoints. */
 export function isEventsPath(path: string): boolean {
@@ -114,7 +116,7 @@ function respond(outcome: IntakeOutcome): Response {
       "retry-after": "5",
     });
   }
-  return new Response(resultsBody(results), { status, headers: JSON_HEADERS });
+  return new Response(resultsBody(results), { status, headers: RESULTS_HEADERS });
 }
 
 /** `{"results":[...]}` of one accepted event without a requestId, by class: the most common answer. */
