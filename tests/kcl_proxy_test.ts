@@ -61,6 +61,7 @@ interface FixtureOptions {
   webhookAllowedHosts?: string[];
   maxBodyBytes?: number;
   shutdownTimeoutMs?: number;
+  producerThread?: "worker" | "main";
 }
 
 async function startFixture(opts: FixtureOptions = {}): Promise<Fixture> {
@@ -86,6 +87,7 @@ async function startFixture(opts: FixtureOptions = {}): Promise<Fixture> {
     keys: ApiKeys.fromText(KEYS_FILE, logger),
     limits: opts.limits,
     producerRetries: opts.producerRetries,
+    producerThread: opts.producerThread,
     webhookBackoffMs: 50,
   });
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, proxy.handler);
@@ -390,6 +392,23 @@ Deno.test("the same requestId twice within the window is a duplicate and produce
     const all = await kcatRead(f.cluster.bootstrapServers, f.topic, { timeoutMs: 15_000 });
     assert.equal(all.length, 2);
     assert.deepEqual(got.map((m) => m.headers["kcl-request-id"]), ["dup-1", "dup-2"]);
+  } finally {
+    await f.close();
+  }
+});
+
+Deno.test("producers on the calling thread (the bundle's fallback) give the same answers", kafkaTest, async () => {
+  const f = await startFixture({ producerThread: "main", partitions: 1 });
+  try {
+    const imm = await f.post(event(1, { priority: 40, requestId: "main-imm" }));
+    assert.equal(imm.status, 200);
+    assert.equal(imm.json.results[0].status, "produced");
+    assert.equal(imm.json.results[0].offset, "0");
+    const high = await f.post(event(2, { priority: 25, requestId: "main-high" }));
+    assert.equal(high.status, 202);
+    const read = await f.read(2);
+    assert.deepEqual(read.map((m) => m.headers["kcl-request-id"]), ["main-imm", "main-high"]);
+    assert.deepEqual(read.map((m) => m.key), ["1001", "1002"]);
   } finally {
     await f.close();
   }
