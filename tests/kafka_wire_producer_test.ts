@@ -24,7 +24,6 @@ import {
 } from "./_harness/mod.ts";
 
 type Delivered = Extract<Delivery, { ok: true }>;
-const decoder = new TextDecoder();
 
 function delivered(deliveries: Delivery[]): Delivered[] {
   return deliveries.map((d, i) => {
@@ -324,12 +323,12 @@ Deno.test("kcat's CRC check rejects a corrupted batch, so the read-back tests ab
     const records = [{ key: "k", value: "an honest value" }];
     const send = async (corrupt: boolean) => {
       const id = conn.nextCorrelationId();
-      const frame = encodeProduce(
+      const { frame } = encodeProduce(
         id,
         "crc-test",
         -1,
         5000,
-        new Map([[topic, [{ partition: 0, indices: [0] }]]]),
+        new Map([[topic, [{ partition: 0, indices: [0], from: 0 }]]]),
         records,
         Date.now(),
         256,

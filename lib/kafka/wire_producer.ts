@@ -7,7 +7,6 @@
  * Plain TCP only (no TLS or SASL), like the proxy's configuration.
  * @module
  */
-import { Buffer } from "node:buffer";
 import { type Clock, systemClock } from "../clock.ts";
 import type { Logger } from "../log.ts";
 import { errorMessage } from "../log.ts";
@@ -81,56 +80,6 @@ interface TopicState {
 type BrokerBatch = Map<string, Map<number, number[]>>;
 
 const utf8 = new TextEncoder();
-
-/** Bytes a field takes in a record: exact UTF-8 length for strings (native, no copy). */
-function fieldBytes(v: string | Uint8Array | null | undefined): number {
-  if (v === null || v === undefined) return 0;
-  return typeof v === "string" ? Buffer.byteLength(v, "utf8") : v.byteLength;
-}
-
-/** Upper bound of a record's encoded size: its fields plus the largest varint prefixes. */
-function recordBytes(r: OutboundRecord): number {
-  let n = 21 + fieldBytes(r.key) + fieldBytes(r.value);
-  if (r.headers !== undefined) {
-    for (const name in r.headers) {
-      n += 10 + fieldBytes(name) + fieldBytes(r.headers[name]);
-    }
-  }
-  return n;
-}
-
-/**
- * Splits a broker's batch so that no partition's record batch exceeds `maxBytes`: the k-th chunk of every
- * partition goes into the k-th request. Almost always one request.
- */
-function splitBySize(batch: BrokerBatch, records: OutboundRecord[], maxBytes: number): BrokerBatch[] {
-  const requests: BrokerBatch[] = [];
-  for (const [topic, partitions] of batch) {
-    for (const [partition, indices] of partitions) {
-      let chunk = 0;
-      let size = 61; // record batch header
-      let start = 0;
-      const add = (end: number) => {
-        const request = requests[chunk] ??= new Map();
-        let forTopic = request.get(topic);
-        if (forTopic === undefined) request.set(topic, forTopic = new Map());
-        forTopic.set(partition, start === 0 && end === indices.length ? indices : indices.slice(start, end));
-      };
-      for (let k = 0; k < indices.length; k++) {
-        const bytes = recordBytes(records[indices[k]!]!);
-        if (k > start && size + bytes > maxBytes) {
-          add(k);
-          chunk++;
-          start = k;
-          size = 61;
-        }
-        size += bytes;
-      }
-      add(indices.length);
-    }
-  }
-  return requests;
-}
 
 /**
  * Produces records with per-record delivery results over its own broker connections.
@@ -347,8 +296,9 @@ export class WireProducer {
   }
 
   /**
-   * Sends one broker its batch, in as many requests as the per-partition size limit needs, and fills `out`;
-   * retriable failures go to `retry`. Returns the last error seen, if any.
+   * Sends one broker its batch and fills `out`; retriable failures go to `retry`. Returns the last error seen, if
+   * any. A partition whose records exceed `maxBatchBytes` continues in further requests on the same connection,
+   * which the broker handles in order.
    */
   async #produce(
     nodeId: number,
@@ -357,50 +307,49 @@ export class WireProducer {
     out: (Delivery | undefined)[],
     retry: number[],
   ): Promise<Error | undefined> {
-    const requests = splitBySize(batch, records, this.#opts.maxBatchBytes ?? 1_000_000);
-    if (requests.length === 1) return this.#produceRequest(nodeId, requests[0]!, records, out, retry);
-    // One connection carries them in order, so a partition's chunks are appended in order unless one is retried.
-    const errors = await Promise.all(requests.map((r) => this.#produceRequest(nodeId, r, records, out, retry)));
-    return errors.findLast((e) => e !== undefined);
-  }
-
-  /** One produce request: fills `out` from the broker's answer; retriable failures go to `retry`. */
-  async #produceRequest(
-    nodeId: number,
-    batch: BrokerBatch,
-    records: OutboundRecord[],
-    out: (Delivery | undefined)[],
-    retry: number[],
-  ): Promise<Error | undefined> {
+    const parts: ProducePartition[][] = [];
     const topics = new Map<string, ProducePartition[]>();
     let sizeHint = 256;
     for (const [topic, partitions] of batch) {
       const list: ProducePartition[] = [];
       for (const [partition, indices] of partitions) {
-        list.push({ partition, indices });
+        list.push({ partition, indices, from: 0 });
         sizeHint += 80 + topic.length;
-        for (const i of indices) sizeHint += recordBytes(records[i]!);
+        // A guess (UTF-16 length, not UTF-8): the writer grows its buffer when it is short.
+        for (const i of indices) {
+          const v = records[i]!.value;
+          sizeHint += 64 + (v === null ? 0 : typeof v === "string" ? v.length : v.byteLength);
+        }
       }
       topics.set(topic, list);
+      parts.push(list);
     }
-    const failAll = (error: Error) => {
-      for (const [, partitions] of batch) {
-        for (const [, indices] of partitions) {
-          for (const i of indices) {
-            if (isRetriable(error)) retry.push(i);
-            else out[i] = { ok: false, topic: records[i]!.topic, error };
-          }
-        }
+    const fail = (error: Error, indices: Iterable<number>) => {
+      for (const i of indices) {
+        if (isRetriable(error)) retry.push(i);
+        else out[i] = { ok: false, topic: records[i]!.topic, error };
       }
       return error;
     };
+    const unsent = function* (): Generator<number> {
+      for (const list of parts) {
+        for (const p of list) for (let k = p.from; k < p.indices.length; k++) yield p.indices[k]!;
+      }
+    };
 
-    let responses;
+    let conn: BrokerConnection;
     try {
-      const conn = await this.#connectionTo(this.#brokers.get(nodeId)!);
+      conn = await this.#connectionTo(this.#brokers.get(nodeId)!);
+    } catch (err) {
+      this.#stale = true;
+      return fail(err instanceof Error ? err : new Error(String(err)), unsent());
+    }
+    const maxBatchBytes = this.#opts.maxBatchBytes ?? 1_000_000;
+    const answers: Promise<Error | undefined>[] = [];
+    while (topics.size > 0) {
       const id = conn.nextCorrelationId();
       this.#stats.produceRequests++;
-      const frame = encodeProduce(
+      const { frame, counts } = encodeProduce(
         id,
         this.#opts.clientId,
         this.#acks,
@@ -409,10 +358,52 @@ export class WireProducer {
         records,
         this.#clock.now(),
         sizeHint,
+        maxBatchBytes,
       );
+      // What this request carries, per topic and partition; the rest stays in `topics` for the next one.
+      const sent: BrokerBatch = new Map();
+      for (const [topic, list] of topics) {
+        const sentPartitions = new Map<number, number[]>();
+        sent.set(topic, sentPartitions);
+        const left: ProducePartition[] = [];
+        for (const p of list) {
+          const n = counts.get(topic)!.get(p.partition)!;
+          const end = p.from + n;
+          sentPartitions.set(
+            p.partition,
+            p.from === 0 && end === p.indices.length ? p.indices : p.indices.slice(p.from, end),
+          );
+          p.from = end;
+          if (end < p.indices.length) left.push(p);
+        }
+        if (left.length > 0) topics.set(topic, left);
+        else topics.delete(topic);
+      }
+      answers.push(this.#answer(nodeId, conn, id, frame, sent, records, out, retry));
+    }
+    const errors = await Promise.all(answers);
+    return errors.findLast((e) => e !== undefined);
+  }
+
+  /** Sends one encoded produce request and fills `out` from the broker's answer. */
+  async #answer(
+    nodeId: number,
+    conn: BrokerConnection,
+    id: number,
+    frame: Uint8Array,
+    sent: BrokerBatch,
+    records: OutboundRecord[],
+    out: (Delivery | undefined)[],
+    retry: number[],
+  ): Promise<Error | undefined> {
+    const all = function* (): Generator<number> {
+      for (const partitions of sent.values()) for (const indices of partitions.values()) yield* indices;
+    };
+    let responses;
+    try {
       if (this.#acks === 0) {
         await conn.request(id, frame);
-        for (const [topic, partitions] of batch) {
+        for (const [topic, partitions] of sent) {
           for (const [partition, indices] of partitions) {
             for (const i of indices) out[i] = { ok: true, topic, partition, offset: "-1" };
           }
@@ -421,15 +412,20 @@ export class WireProducer {
       }
       responses = await conn.request(id, frame, decodeProduce);
     } catch (err) {
+      const error = err instanceof Error ? err : new Error(String(err));
       if (err instanceof KafkaConnectionError) this.#stale = true;
-      return failAll(err instanceof Error ? err : new Error(String(err)));
+      for (const i of all()) {
+        if (isRetriable(error)) retry.push(i);
+        else out[i] = { ok: false, topic: records[i]!.topic, error };
+      }
+      return error;
     }
 
     let lastError: Error | undefined;
     for (const r of responses) {
-      const indices = batch.get(r.topic)?.get(r.partition);
+      const indices = sent.get(r.topic)?.get(r.partition);
       if (indices === undefined) continue; // not ours: ignore rather than guess
-      batch.get(r.topic)!.delete(r.partition);
+      sent.get(r.topic)!.delete(r.partition);
       if (r.errorCode !== 0) {
         const error = new KafkaProtocolError(r.errorCode, `from broker ${nodeId} for ${r.topic}-${r.partition}`);
         lastError = error;
@@ -452,7 +448,7 @@ export class WireProducer {
       }
     }
     // A partition the broker did not answer for was not written as far as we know: try it again.
-    for (const [topic, partitions] of batch) {
+    for (const [topic, partitions] of sent) {
       for (const [partition, indices] of partitions) {
         lastError = new KafkaConnectionError(`broker ${nodeId} did not answer for ${topic}-${partition}`);
         retry.push(...indices);

@@ -190,9 +190,29 @@ export class ByteWriter {
   }
 
   #utf8(s: string): number {
-    this.ensure(s.length * 3);
-    const { written } = utf8Encoder.encodeInto(s, this.#buf.subarray(this.pos));
-    this.pos += written;
+    const n = s.length;
+    this.ensure(n * 3);
+    const buf = this.#buf;
+    const start = this.pos;
+    // Short strings (keys, header names and values) are mostly ASCII: copying them here is several times cheaper
+    // than a call into the native encoder; the first non-ASCII character hands the rest to the encoder.
+    if (n <= 64) {
+      let i = 0;
+      for (; i < n; i++) {
+        const c = s.charCodeAt(i);
+        if (c >= 0x80) break;
+        buf[start + i] = c;
+      }
+      if (i === n) {
+        this.pos = start + n;
+        return n;
+      }
+      const { written } = utf8Encoder.encodeInto(s.slice(i), buf.subarray(start + i));
+      this.pos = start + i + written;
+      return i + written;
+    }
+    const { written } = utf8Encoder.encodeInto(s, buf.subarray(start));
+    this.pos = start + written;
     return written;
   }
 }

@@ -39,15 +39,20 @@ export function endRequest(w: ByteWriter): Uint8Array {
 }
 
 /**
- * Appends one record batch (magic 2, uncompressed, no producer id) holding `records[indices[i]]` in order, all with
- * `timestamp` as their create time.
+ * Appends one record batch (magic 2, uncompressed, no producer id) holding `records[indices[from]]`,
+ * `records[indices[from + 1]]`, … in order, all with `timestamp` as their create time. Stops before the record that
+ * would take the batch past `maxBytes` (a first record is always written, however large) and returns how many
+ * records it holds.
  */
 export function writeRecordBatch(
   w: ByteWriter,
   records: readonly WireRecord[],
   indices: readonly number[],
   timestamp: number,
-): void {
+  from = 0,
+  maxBytes = Infinity,
+): number {
+  const start = w.pos;
   w.int64(0); // base offset: assigned by the broker
   const lengthAt = w.pos;
   w.int32(0);
@@ -57,13 +62,26 @@ export function writeRecordBatch(
   w.uint32(0);
   const crcFrom = w.pos;
   w.int16(0); // attributes: no compression, create time, not transactional, not control
-  w.int32(indices.length - 1); // last offset delta
+  const lastDeltaAt = w.pos;
+  w.int32(0);
   w.int64(timestamp).int64(timestamp);
   w.int64(-1).int16(-1).int32(-1); // producer id, epoch, base sequence: not idempotent
-  w.int32(indices.length);
-  for (let i = 0; i < indices.length; i++) writeRecord(w, records[indices[i]!]!, i);
+  const countAt = w.pos;
+  w.int32(0);
+  let n = 0;
+  for (let k = from; k < indices.length; k++, n++) {
+    const recordAt = w.pos;
+    writeRecord(w, records[indices[k]!]!, n);
+    if (n > 0 && w.pos - start > maxBytes) {
+      w.pos = recordAt; // this record goes into the next batch
+      break;
+    }
+  }
+  w.int32At(lastDeltaAt, n - 1);
+  w.int32At(countAt, n);
   w.int32At(lengthAt, w.pos - lengthAt - 4);
   w.uint32At(crcAt, crc32c(w.buffer, crcFrom, w.pos));
+  return n;
 }
 
 /** Length-prefixed record; the prefix size is guessed from the body and corrected when the guess was wrong. */
@@ -95,15 +113,23 @@ function writeRecord(w: ByteWriter, r: WireRecord, offsetDelta: number): void {
   w.pos = end;
 }
 
-/** One partition's records of a produce request. */
+/** One partition's records of a produce request: `indices` from position `from` on, as many as fit. */
 export interface ProducePartition {
   partition: number;
   indices: number[];
+  from: number;
+}
+
+/** What {@link encodeProduce} wrote: the frame and, per topic and partition, how many records it holds. */
+export interface EncodedProduce {
+  frame: Uint8Array;
+  counts: Map<string, Map<number, number>>;
 }
 
 /**
  * Encodes a Produce v3 request for `topics` (topic → partitions) of `records`. `timeoutMs` is how long the broker
- * may wait for in-sync replicas.
+ * may wait for in-sync replicas; each partition's batch is kept within `maxBatchBytes` (see
+ * {@link writeRecordBatch}), and `counts` says how many of its records it took.
  */
 export function encodeProduce(
   correlationId: number,
@@ -114,23 +140,27 @@ export function encodeProduce(
   records: readonly WireRecord[],
   timestamp: number,
   sizeHint: number,
-): Uint8Array {
+  maxBatchBytes = Infinity,
+): EncodedProduce {
   const w = beginRequest(ApiKey.Produce, API_VERSION.Produce, correlationId, clientId, sizeHint);
+  const counts = new Map<string, Map<number, number>>();
   w.string(null); // transactional id
   w.int16(acks).int32(timeoutMs);
   w.int32(topics.size);
   for (const [topic, partitions] of topics) {
+    const topicCounts = new Map<number, number>();
+    counts.set(topic, topicCounts);
     w.string(topic);
     w.int32(partitions.length);
     for (const p of partitions) {
       w.int32(p.partition);
       const sizeAt = w.pos;
       w.int32(0);
-      writeRecordBatch(w, records, p.indices, timestamp);
+      topicCounts.set(p.partition, writeRecordBatch(w, records, p.indices, timestamp, p.from, maxBatchBytes));
       w.int32At(sizeAt, w.pos - sizeAt - 4);
     }
   }
-  return endRequest(w);
+  return { frame: endRequest(w), counts };
 }
 
 /** A partition's answer to a produce request. */
