@@ -181,6 +181,12 @@ Deno.test({
         assert.ok(await metricValue(router.registry, "event_router_messages_produced_failed") > 0);
         assert.ok(await metricValue(router.registry, "event_router_messages_retried") > 0);
         assert.deepEqual(await s3.listKeys("dead"), []);
+        // Re-produced messages are labelled with the integration's name, like first-time ones, never with its topic.
+        const produced = (integration: string) =>
+          metricValue(router.registry, "event_router_messages_produced", { integration });
+        assert.equal(await produced(seg), 0);
+        assert.equal(await produced(amp), 0);
+        assert.ok(await produced("Segment") >= count);
       } finally {
         await router.stop();
       }

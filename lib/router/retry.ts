@@ -168,8 +168,13 @@ export class RetryLane {
     if (wait > 0) await this.opts.clock.sleep(wait, this.opts.signal);
 
     let targets: string[];
+    /** The integration name per target, for the `integration` metric label. */
+    let names: string[];
     if (envelope.integration !== null) {
       targets = [envelope.integration];
+      // The envelope carries the topic only (spec); a cached entry of the app gives its integration's name back.
+      const cached = parsed.ok ? this.opts.cache.peek(parsed.event.appId) : undefined;
+      names = [cached?.find((i) => i.topic === envelope.integration)?.name ?? envelope.integration];
     } else {
       if (!parsed.ok) {
         await this.deadLetter(INVALID, messageId, body, envelope.retryCount, parsed.reason);
@@ -177,7 +182,9 @@ export class RetryLane {
       }
       try {
         const integrations = await this.opts.cache.get(parsed.event.appId);
-        targets = integrations.filter((i) => wantsIntegration(parsed.event.integrations, i.name)).map((i) => i.topic);
+        const wanted = integrations.filter((i) => wantsIntegration(parsed.event.integrations, i.name));
+        targets = wanted.map((i) => i.topic);
+        names = wanted.map((i) => i.name);
         if (integrations.length === 0) this.opts.metrics.noIntegrations.inc();
       } catch (err) {
         this.opts.metrics.lookupFailures.inc();
@@ -197,8 +204,7 @@ export class RetryLane {
     const appId = parsed.ok ? parsed.event.appId : "";
     deliveries.forEach((d, i) => {
       if (d.ok) {
-        // The envelope names the integration by its topic, so that is the label here.
-        this.opts.metrics.produced.inc({ appId, integration: targets[i]! });
+        this.opts.metrics.produced.inc({ appId, integration: names[i]! });
         this.opts.metrics.bytesProduced.inc(body.byteLength);
         return;
       }
