@@ -8,9 +8,6 @@ import { serveUntilSignal } from "./_serve.ts";
 import type { Env } from "../lib/config/parse.ts";
 import { parseKclProxyConfig } from "../lib/config/kcl_proxy.ts";
 import { createLogger, errorMessage } from "../lib/log.ts";
-import { startKclProxy } from "../lib/kcl/service.ts";
-
-export { startKclProxy } from "../lib/kcl/service.ts";
 
 const HELP = `HTTP to Kafka proxy with priority batching and per-client API keys.
 
@@ -45,6 +42,8 @@ export const kclProxyCommand: Command = {
   async run(args: string[], env: Env): Promise<number> {
     const config = parseKclProxyConfig(args, env);
     const logger = createLogger({ debug: config.debug }).child({ service: "kcl-proxy" });
+    // The service is loaded only by the command that runs it: each process keeps only its own dependencies.
+    const { startKclProxy } = await import("../lib/kcl/service.ts");
     const proxy = await startKclProxy(config, { logger });
     const onHup = () => {
       proxy.reloadKeys().catch((err) => logger.error("API keys reload failed", { error: errorMessage(err) }));

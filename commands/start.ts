@@ -5,7 +5,6 @@
 import { loadRouterConfig, type RouterConfig } from "../lib/config/router.ts";
 import type { Env } from "../lib/config/parse.ts";
 import { createLogger, type Logger } from "../lib/log.ts";
-import { startRouter } from "../lib/router/service.ts";
 import type { Command } from "./command.ts";
 import { serveUntilSignal } from "./_serve.ts";
 
@@ -38,6 +37,8 @@ export async function runRouter(
   opts: { logger?: Logger; stop?: AbortSignal; onListen?: (addr: Deno.NetAddr) => void } = {},
 ): Promise<number> {
   const logger = opts.logger ?? createLogger({ debug: config.debug });
+  // The service is loaded only by the command that runs it: each process keeps only its own dependencies.
+  const { startRouter } = await import("../lib/router/service.ts");
   const router = await startRouter(config, { logger });
   return await serveUntilSignal({
     hostname: "0.0.0.0",

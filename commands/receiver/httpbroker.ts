@@ -9,7 +9,6 @@ import { parseFlags } from "../../lib/config/flags.ts";
 import { type HttpBrokerConfig, loadHttpBrokerConfig } from "../../lib/config/httpbroker.ts";
 import { createLogger, type Logger } from "../../lib/log.ts";
 import { versionLine } from "../../lib/version.ts";
-import { startHttpBroker } from "../../lib/httpbroker/service.ts";
 import { serveUntilSignal } from "../_serve.ts";
 
 const HELP = `usage: event-router receiver httpbroker [<flags>]
@@ -76,6 +75,8 @@ export async function runHttpBroker(
   opts: { logger?: Logger; stop?: AbortSignal; onListen?: (addr: Deno.NetAddr) => void } = {},
 ): Promise<number> {
   const logger = opts.logger ?? createLogger({ debug: config.debug, format: config.logFormat });
+  // The service is loaded only by the command that runs it: each process keeps only its own dependencies.
+  const { startHttpBroker } = await import("../../lib/httpbroker/service.ts");
   const broker = await startHttpBroker(config, { logger });
   return await serveUntilSignal({
     hostname: config.listen.hostname,

@@ -22,17 +22,9 @@ import { errorMessage } from "../log.ts";
 import { type RunningRouter, startRouter } from "../router/service.ts";
 import { type RedisProcess, RedisUnavailableError, spawnRedis } from "./redis_process.ts";
 import { sampleCheckState, sampleClickstreamEvent, sampleUserEvent } from "./sample_traffic.ts";
+import { DEV_INTEGRATIONS, DEV_KCL_IDENTITY, DEV_TOPICS } from "./defaults.ts";
 
-/** The integrations every app gets in the sandbox (`mock` syntax). */
-export const DEV_INTEGRATIONS = "Segment:segment,Amplitude:amplitude,S3 Event Logs:s3-event-logs";
-/** Topics the sandbox creates. */
-export const DEV_TOPICS = {
-  ingestion: "clickstream",
-  integrations: ["segment", "amplitude", "s3-event-logs"],
-  kcl: "dev.events",
-} as const;
-/** The kcl-proxy identity the generated key is bound to. */
-export const DEV_KCL_IDENTITY = { clientId: "DEV", realm: "dev", topics: ["dev.*"] } as const;
+export { DEV_INTEGRATIONS, DEV_KCL_IDENTITY, DEV_TOPICS };
 
 /** One service's request handler, for the command to serve. */
 export interface SandboxService {
