@@ -4,13 +4,7 @@
  * @module
  */
 import assert from "node:assert/strict";
-import {
-  cachedStateJson,
-  fastParsePostedState,
-  parsePostedStates,
-  postedStateSchema,
-  toCachedState,
-} from "../lib/httpbroker/check_state.ts";
+import { fastParsePostedState, parsePostedStates, postedStateSchema } from "../lib/httpbroker/check_state.ts";
 
 const BASE = { entity: "foo-app-01", check: "PING", state: "OK" };
 
@@ -149,46 +143,4 @@ Deno.test("httpbroker parsePostedStates reports zod's messages for what the fast
   const good = parsePostedStates(GOOD);
   assert.ok(good.ok);
   if (good.ok) assert.equal(good.states.length, GOOD.length);
-});
-
-Deno.test("httpbroker toCachedState reuses the previous state only when the event is unchanged", () => {
-  const parse = (input: unknown) => {
-    const p = fastParsePostedState(input);
-    assert.ok(p !== undefined);
-    return p;
-  };
-  const fresh = (input: unknown, at: number) => toCachedState(parse(input), at);
-  const event = { ...BASE, summary: "3 ms", tags: "a,b", details: "d", perfdata: "p", type: "host", ttl: 30 };
-  const first = fresh(event, 100);
-  // Same event, same second: the cached state itself.
-  assert.strictEqual(toCachedState(parse(event), 100, first), first);
-  // Same event, later or with another ttl: a new state, identical to a freshly built one.
-  for (const [input, at] of [[event, 101], [{ ...event, ttl: -1 }, 100], [{ ...event, time: 5 }, 100]] as const) {
-    const reused = toCachedState(parse(input), at, first);
-    assert.notStrictEqual(reused, first);
-    assert.deepStrictEqual(reused, fresh(input, at));
-    assert.equal(cachedStateJson(reused), cachedStateJson(fresh(input, at)));
-  }
-  // Any other field changed: built again, never the previous JSON.
-  const changed: unknown[] = [
-    { ...event, state: "critical" },
-    { ...event, summary: "4 ms" },
-    { ...event, details: "e" },
-    { ...event, perfdata: "q" },
-    { ...event, type: "service" },
-    { ...event, tags: "a" },
-    { ...event, tags: "a,c" },
-    { ...event, tags: ["a", "b", "c"] },
-    { ...BASE, summary: "3 ms", details: "d", perfdata: "p", type: "host", ttl: 30 },
-    { ...event, details: undefined },
-    // The same key "x:y:z" from another entity/check split.
-    { ...event, entity: "x:y", check: "z" },
-  ];
-  const base = fresh({ ...event, entity: "x", check: "y:z" }, 100);
-  for (const input of [...changed.slice(0, -1).map((c) => [c, first] as const), [changed.at(-1), base] as const]) {
-    const [c, previous] = input;
-    const built = toCachedState(parse(c), 100, previous);
-    assert.deepStrictEqual(built, fresh(c, 100), JSON.stringify(c));
-    assert.notEqual(cachedStateJson(built), cachedStateJson(previous), JSON.stringify(c));
-  }
 });

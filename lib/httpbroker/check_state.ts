@@ -122,17 +122,8 @@ export function fastParsePostedState(input: unknown): PostedState | undefined {
   return out;
 }
 
-/** `" a, ,b"` → `["a", "b"]`. One pass without callbacks: it runs for most requests (the seed sends a string). */
 function splitTags(t: string): string[] {
-  const out: string[] = [];
-  let start = 0;
-  for (;;) {
-    const comma = t.indexOf(",", start);
-    const tag = (comma === -1 ? t.slice(start) : t.slice(start, comma)).trim();
-    if (tag !== "") out.push(tag);
-    if (comma === -1) return out;
-    start = comma + 1;
-  }
+  return t.split(",").map((s) => s.trim()).filter((s) => s !== "");
 }
 
 /** A state in the cache: the posted event plus its key and the JSON prefix every submission starts with. */
@@ -163,33 +154,8 @@ export function stateKey(entity: string, check: string): string {
   return `${entity}:${check}`;
 }
 
-/**
- * Builds the cached form of a validated event; `receivedAt` (unix seconds) is used when it has no `time`.
- *
- * `previous` is the state cached for the same key, if any. A check usually reports the same result over and over,
- * so when everything but `time` and `ttl` is unchanged its JSON prefix is reused rather than built again (the
- * `JSON.stringify` was the largest JS cost of a request), and when nothing changed at all `previous` itself is
- * returned.
- */
-export function toCachedState(posted: PostedState, receivedAt: number, previous?: CachedState): CachedState {
-  if (previous !== undefined && sameEvent(previous, posted)) {
-    const time = posted.time ?? receivedAt;
-    if (previous.time === time && previous.ttl === posted.ttl) return previous;
-    return {
-      key: previous.key,
-      entity: previous.entity,
-      check: previous.check,
-      type: previous.type,
-      state: previous.state,
-      summary: previous.summary,
-      details: previous.details,
-      tags: previous.tags,
-      perfdata: previous.perfdata,
-      time,
-      ttl: posted.ttl,
-      prefix: previous.prefix,
-    };
-  }
+/** Builds the cached form of a validated event; `receivedAt` (unix seconds) is used when it has no `time`. */
+export function toCachedState(posted: PostedState, receivedAt: number): CachedState {
   // Field order is Flapjack's event order; JSON.stringify drops the optional fields that are absent.
   const body = JSON.stringify({
     entity: posted.entity,
@@ -215,20 +181,6 @@ export function toCachedState(posted: PostedState, receivedAt: number, previous?
     ttl: posted.ttl,
     prefix: body.slice(0, -1) + ',"time":',
   };
-}
-
-/** Whether `posted` holds the same event as `cached`, apart from `time` and `ttl` (which are not in the prefix). */
-function sameEvent(cached: CachedState, posted: PostedState): boolean {
-  if (
-    cached.entity !== posted.entity || cached.check !== posted.check || cached.state !== posted.state ||
-    cached.summary !== posted.summary || cached.type !== posted.type || cached.details !== posted.details ||
-    cached.perfdata !== posted.perfdata
-  ) return false;
-  const a = cached.tags, b = posted.tags;
-  if (a === b) return true;
-  if (a === undefined || b === undefined || a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }
 
 /** The cached state as JSON with its time and ttl: what `Caching state:` prints and what is persisted. */

@@ -54,11 +54,6 @@ const NOT_UTF8 = new HttpError(
   BodyErrorCode.malformedJson,
 );
 
-/** The line the original broker answered (and logged) for a cached state. */
-function cachingLine(cached: CachedState): string {
-  return `Caching state: ${cachedStateJson(cached)}`;
-}
-
 /**
  * Builds the request handler.
  *
@@ -86,19 +81,19 @@ export function createBrokerHandler(deps: BrokerHttpDeps): (req: Request) => Pro
     pending.clear();
   });
 
-  /** A validated event ready to cache; checked for U+FFFD (see NOT_UTF8) with its `Caching state: <json>` line. */
-  function prepare(posted: PostedState, receivedAt: number): CachedState {
-    const cached = toCachedState(posted, receivedAt, store.get(stateKey(posted.entity, posted.check)));
-    if (cachingLine(cached).includes("\uFFFD")) throw NOT_UTF8;
-    return cached;
+  /** A validated event ready to cache, with its `Caching state: <json>` line; throws for U+FFFD (see NOT_UTF8). */
+  function prepare(posted: PostedState, receivedAt: number): { cached: CachedState; line: string } {
+    const cached = toCachedState(posted, receivedAt);
+    const line = `Caching state: ${cachedStateJson(cached)}`;
+    if (line.includes("\uFFFD")) throw NOT_UTF8;
+    return { cached, line };
   }
 
-  /** Caches a prepared event (logged at debug, as the original did); its `Caching state: <json>` line. */
-  function cacheOne(cached: CachedState): string {
-    store.put(cached);
-    const line = cachingLine(cached);
-    if (logger.debugEnabled) logger.debug(line);
-    return line;
+  /** Caches a prepared event (logged at debug, as the original did). */
+  function cacheOne(prepared: { cached: CachedState; line: string }): string {
+    store.put(prepared.cached);
+    if (logger.debugEnabled) logger.debug(prepared.line);
+    return prepared.line;
   }
 
   /** Validates and caches a parsed body; the response (throws HttpError 400 for an invalid one). */
@@ -120,8 +115,8 @@ export function createBrokerHandler(deps: BrokerHttpDeps): (req: Request) => Pro
     // All-or-nothing: every event is prepared (and checked) before any is cached.
     const prepared = parsed.states.map((posted) => prepare(posted, receivedAt));
     let text = "";
-    for (const cached of prepared) {
-      const line = cacheOne(cached);
+    for (const p of prepared) {
+      const line = cacheOne(p);
       if (!wantsJson) text += line + "\n";
     }
     if (wantsJson) return jsonResponse({ cached: parsed.states.length });
@@ -154,19 +149,11 @@ export function createBrokerHandler(deps: BrokerHttpDeps): (req: Request) => Pro
         body = await readJsonBody(req, BODY_OPTIONS);
       }
       const wantsJson = (headers.get("accept") ?? "").includes("application/json");
-      // One plainly valid event (the common request) skips the bulk bookkeeping of parsePostedStates, and is
-      // counted directly (reading `res.status` back is a branded getter).
+      // One plainly valid event (the common request) skips the bulk bookkeeping of parsePostedStates.
       const one = wantsJson ? undefined : fastParsePostedState(body);
-      if (one !== undefined) {
-        const cached = toCachedState(one, Math.floor(clock.now() / 1000), store.get(stateKey(one.entity, one.check)));
-        const line = cachingLine(cached);
-        if (line.includes("\uFFFD")) throw NOT_UTF8;
-        store.put(cached);
-        if (logger.debugEnabled) logger.debug(line);
-        ok++;
-        return new Response(line + "\n");
-      }
-      res = cacheStates(body, wantsJson);
+      res = one === undefined
+        ? cacheStates(body, wantsJson)
+        : new Response(cacheOne(prepare(one, Math.floor(clock.now() / 1000))) + "\n");
     } catch (err) {
       res = failure(err, req);
     }
