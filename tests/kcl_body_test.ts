@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import type { KclProxyConfig } from "../lib/config/kcl_proxy.ts";
+import { kclTestConfig } from "./_harness/kcl.ts";
 import { ApiKeys } from "../lib/kcl/api_keys.ts";
 import { type KclProxy, startKclProxy } from "../lib/kcl/service.ts";
 import { kcatRead, startKafka, testLogger, uniqueTopic } from "./_harness/mod.ts";
@@ -68,18 +68,7 @@ async function withProxy(fn: (url: string, topic: string, proxy: KclProxy) => Pr
   const topic = uniqueTopic("kcl-body");
   cluster.createTopic(topic, 1);
   const logger = testLogger();
-  const config: KclProxyConfig = {
-    bootstrapServers: cluster.brokers,
-    port: 0,
-    hostname: "127.0.0.1",
-    apiKeysFile: "(inline)",
-    maxBodyBytes: 1_048_576,
-    dedupWindowMs: 600_000,
-    shutdownTimeoutMs: 5_000,
-    debug: false,
-    lowBuffer: 10_000,
-    normalBuffer: 50_000,
-  };
+  const config = kclTestConfig(cluster.brokers, { shutdownTimeoutMs: 5_000 });
   const proxy = await startKclProxy(config, { logger, keys: ApiKeys.fromText(KEYS_FILE, logger) });
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, proxy.handler);
   try {

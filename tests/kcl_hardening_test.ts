@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { systemClock } from "../lib/clock.ts";
-import type { KclProxyConfig } from "../lib/config/kcl_proxy.ts";
+import { kclTestConfig } from "./_harness/kcl.ts";
 import { HttpError } from "../lib/http/errors.ts";
 import { createLogger } from "../lib/log.ts";
 import { ProducerWorker } from "../lib/kafka/worker_producer.ts";
@@ -41,18 +41,7 @@ Deno.test(
     const topic = uniqueTopic("kcl-late");
     cluster.createTopic(topic, 1);
     const logger = testLogger();
-    const config: KclProxyConfig = {
-      bootstrapServers: cluster.brokers,
-      port: 0,
-      hostname: "127.0.0.1",
-      apiKeysFile: "(inline)",
-      maxBodyBytes: 1_048_576,
-      dedupWindowMs: 600_000,
-      shutdownTimeoutMs: 5_000,
-      debug: false,
-      lowBuffer: 10_000,
-      normalBuffer: 50_000,
-    };
+    const config = kclTestConfig(cluster.brokers, { shutdownTimeoutMs: 5_000 });
     const proxy = await startKclProxy(config, { logger, keys: ApiKeys.fromText(KEYS_FILE, logger) });
     let body!: ReadableStreamDefaultController<Uint8Array>;
     const stream = new ReadableStream<Uint8Array>({ start: (c) => void (body = c) });

@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import type { KclProxyConfig } from "../lib/config/kcl_proxy.ts";
+import { kclTestConfig } from "./_harness/kcl.ts";
 import { ApiKeys } from "../lib/kcl/api_keys.ts";
 import type { ClassLimits } from "../lib/kcl/priority_batcher.ts";
 import type { BatchedClass } from "../lib/kcl/priority.ts";
@@ -69,19 +69,12 @@ async function startFixture(opts: FixtureOptions = {}): Promise<Fixture> {
   const topic = uniqueTopic("kcl");
   cluster.createTopic(topic, opts.partitions ?? 3);
   const logger = testLogger();
-  const config: KclProxyConfig = {
-    bootstrapServers: cluster.brokers,
-    port: 0,
-    hostname: "127.0.0.1",
-    apiKeysFile: "(inline)",
+  const config = kclTestConfig(cluster.brokers, {
     maxBodyBytes: opts.maxBodyBytes ?? 1_048_576,
     dedupWindowMs: opts.dedupWindowMs ?? 600_000,
     webhookAllowedHosts: opts.webhookAllowedHosts,
     shutdownTimeoutMs: opts.shutdownTimeoutMs ?? 10_000,
-    debug: false,
-    lowBuffer: 10_000,
-    normalBuffer: 50_000,
-  };
+  });
   const proxy = await startKclProxy(config, {
     logger,
     keys: ApiKeys.fromText(KEYS_FILE, logger),

@@ -81,6 +81,22 @@ type BrokerBatch = Map<string, Map<number, number[]>>;
 
 const utf8 = new TextEncoder();
 
+/** Settles failed records: retriable errors put them in `retry`, others report them failed in `out`. */
+function failRecords(
+  error: Error,
+  indices: Iterable<number>,
+  records: OutboundRecord[],
+  out: (Delivery | undefined)[],
+  retry: number[],
+): Error {
+  const again = isRetriable(error);
+  for (const i of indices) {
+    if (again) retry.push(i);
+    else out[i] = { ok: false, topic: records[i]!.topic, error };
+  }
+  return error;
+}
+
 /**
  * Produces records with per-record delivery results over its own broker connections.
  *
@@ -324,13 +340,6 @@ export class WireProducer {
       topics.set(topic, list);
       parts.push(list);
     }
-    const fail = (error: Error, indices: Iterable<number>) => {
-      for (const i of indices) {
-        if (isRetriable(error)) retry.push(i);
-        else out[i] = { ok: false, topic: records[i]!.topic, error };
-      }
-      return error;
-    };
     const unsent = function* (): Generator<number> {
       for (const list of parts) {
         for (const p of list) for (let k = p.from; k < p.indices.length; k++) yield p.indices[k]!;
@@ -342,7 +351,7 @@ export class WireProducer {
       conn = await this.#connectionTo(this.#brokers.get(nodeId)!);
     } catch (err) {
       this.#stale = true;
-      return fail(err instanceof Error ? err : new Error(String(err)), unsent());
+      return failRecords(err instanceof Error ? err : new Error(String(err)), unsent(), records, out, retry);
     }
     const maxBatchBytes = this.#opts.maxBatchBytes ?? 1_000_000;
     const answers: Promise<Error | undefined>[] = [];
@@ -412,13 +421,8 @@ export class WireProducer {
       }
       responses = await conn.request(id, frame, decodeProduce);
     } catch (err) {
-      const error = err instanceof Error ? err : new Error(String(err));
       if (err instanceof KafkaConnectionError) this.#stale = true;
-      for (const i of all()) {
-        if (isRetriable(error)) retry.push(i);
-        else out[i] = { ok: false, topic: records[i]!.topic, error };
-      }
-      return error;
+      return failRecords(err instanceof Error ? err : new Error(String(err)), all(), records, out, retry);
     }
 
     let lastError: Error | undefined;
@@ -428,12 +432,8 @@ export class WireProducer {
       sent.get(r.topic)!.delete(r.partition);
       if (r.errorCode !== 0) {
         const error = new KafkaProtocolError(r.errorCode, `from broker ${nodeId} for ${r.topic}-${r.partition}`);
-        lastError = error;
         if (error.staleMetadata) this.#stale = true;
-        for (const i of indices) {
-          if (error.retriable) retry.push(i);
-          else out[i] = { ok: false, topic: r.topic, error };
-        }
+        lastError = failRecords(error, indices, records, out, retry);
         continue;
       }
       const base = Number(r.baseOffset);

@@ -1,0 +1,23 @@
+/**
+ * The kcl-proxy config the tests start the service with: port 0 on 127.0.0.1, keys given inline, the spec's
+ * defaults otherwise; each test overrides what it is about.
+ * @module
+ */
+import type { KclProxyConfig } from "../../lib/config/kcl_proxy.ts";
+
+/** A config for a proxy producing to `bootstrapServers`, with `overrides` applied. */
+export function kclTestConfig(bootstrapServers: string[], overrides: Partial<KclProxyConfig> = {}): KclProxyConfig {
+  return {
+    bootstrapServers,
+    port: 0,
+    hostname: "127.0.0.1",
+    apiKeysFile: "(inline)",
+    maxBodyBytes: 1_048_576,
+    dedupWindowMs: 600_000,
+    shutdownTimeoutMs: 10_000,
+    debug: false,
+    lowBuffer: 10_000,
+    normalBuffer: 50_000,
+    ...overrides,
+  };
+}
