@@ -376,45 +376,8 @@ export class TimeBudget {
   }
 }
 
-/** Thrown by {@link withTimeout}. */
-export class BenchTimeoutError extends Error {
-  constructor(what: string, ms: number) {
-    super(`${what} did not finish within ${ms} ms`);
-    this.name = "BenchTimeoutError";
-  }
-}
-
-/**
- * Resolves like `promise`, or rejects with {@link BenchTimeoutError} after `ms`. The timer is cleared either way so
- * nothing keeps the process alive.
- */
-export async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new BenchTimeoutError(what, ms)), ms);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/**
- * Polls `check` every `intervalMs` until it returns true; rejects with {@link BenchTimeoutError} after `timeoutMs`.
- */
-export async function waitUntil(
-  check: () => boolean | Promise<boolean>,
-  timeoutMs: number,
-  what: string,
-  intervalMs = 20,
-): Promise<void> {
-  const budget = new TimeBudget(timeoutMs);
-  while (!(await check())) {
-    if (budget.expired) throw new BenchTimeoutError(what, timeoutMs);
-    await new Promise((r) => setTimeout(r, intervalMs));
-  }
-}
+// Bounded waits are the test harness's: the same semantics, one implementation.
+export { waitUntil, withTimeout } from "../tests/_harness/wait.ts";
 
 /**
  * Durations and sizes every suite and ceiling share, so a service row and the ceiling it is divided by are
