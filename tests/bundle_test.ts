@@ -4,7 +4,7 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { freePort, startRedis } from "./_harness/mod.ts";
+import { freePort, startRedis, waitForHttpOk } from "./_harness/mod.ts";
 
 const root = new URL("..", import.meta.url).pathname;
 const decoder = new TextDecoder();
@@ -65,16 +65,11 @@ Deno.test({
       ]).spawn();
       const stderr = new Response(child.stderr).text();
       const stdout = new Response(child.stdout).text();
-      let healthy = false;
-      const deadline = Date.now() + 20_000;
-      while (!healthy && Date.now() < deadline) {
-        try {
-          const res = await fetch(`http://127.0.0.1:${port}/health`);
-          healthy = res.status === 200 && (await res.text()) === "OK";
-        } catch {
-          await new Promise((r) => setTimeout(r, 100));
-        }
-      }
+      const healthy = await waitForHttpOk(`http://127.0.0.1:${port}/health`, 20_000, "the bundled broker").then(
+        () => true,
+        () => false,
+      );
+      const health = healthy ? await fetch(`http://127.0.0.1:${port}/health`).then((r) => r.text()) : "";
       const posted = healthy
         ? await fetch(`http://127.0.0.1:${port}/state`, {
           method: "POST",
@@ -85,6 +80,7 @@ Deno.test({
       const status = await child.status;
       const logs = (await stderr) + (await stdout);
       assert.ok(healthy, `bundled httpbroker never answered /health:\n${logs}`);
+      assert.equal(health, "OK");
       assert.match(posted, /^Caching state: \{"entity":"bundle","check":"SMOKE"/);
       assert.equal(status.code, 0, `bundled httpbroker exited ${status.code} after SIGTERM:\n${logs}`);
     } finally {

@@ -9,7 +9,7 @@ import { main } from "../main.ts";
 import { httpBrokerCommand, parseHttpBrokerArgs } from "../commands/receiver/httpbroker.ts";
 import { startRedis } from "./_harness/redis.ts";
 import { freePort } from "./_harness/ports.ts";
-import { waitUntil } from "./_harness/wait.ts";
+import { waitForHttpOk, waitUntil } from "./_harness/wait.ts";
 
 Deno.test("httpbroker flags: every invalid value listed at once, exit 2", async () => {
   let err = "";
@@ -97,20 +97,7 @@ Deno.test("httpbroker end to end with real timers: a real process submits ok, th
   let killed = false;
   try {
     const url = `http://127.0.0.1:${port}`;
-    await waitUntil(
-      async () => {
-        try {
-          const r = await fetch(`${url}/ready`);
-          await r.body?.cancel();
-          return r.status === 200;
-        } catch {
-          return false;
-        }
-      },
-      30_000,
-      "the broker process to be ready",
-      100,
-    );
+    await waitForHttpOk(`${url}/ready`, 30_000, "the broker process to be ready");
 
     const res = await fetch(`${url}/state`, {
       method: "POST",

@@ -10,6 +10,7 @@ import { createRegistry } from "../lib/metrics.ts";
 import { createBrokerHandler } from "../lib/httpbroker/http.ts";
 import { createBrokerMetrics } from "../lib/httpbroker/metrics.ts";
 import { StateStore } from "../lib/httpbroker/state_store.ts";
+import { SEED_EVENT } from "./_fixtures/seed_check_event.ts";
 
 /** The seed's curl body exactly as printed, including its missing comma after "summary". */
 const SEED_BODY_AS_PRINTED = `{
@@ -21,16 +22,6 @@ const SEED_BODY_AS_PRINTED = `{
     "summary": "3 ms round trip"
     "ttl": 30
   }`;
-
-const SEED_EVENT = {
-  entity: "foo-app-01",
-  check: "PING",
-  type: "service",
-  tags: "apps",
-  state: "OK",
-  summary: "3 ms round trip",
-  ttl: 30,
-};
 
 // 2015-04-20 04:26:27 UTC, the seed's response time (1429505587).
 const SEED_NOW_MS = 1429505587_000;

@@ -12,20 +12,11 @@ import { createLogger, silentLogger } from "../lib/log.ts";
 import { type HttpBroker, startHttpBroker } from "../lib/httpbroker/service.ts";
 import { type RedisServer, startRedis } from "./_harness/redis.ts";
 import { waitUntil } from "./_harness/wait.ts";
+import { SEED_EVENT } from "./_fixtures/seed_check_event.ts";
 
 // 2015/04/20 14:29:56 in the seed's log is 1429504196 in some zone; any fixed start works for the rules.
 const T0 = 1429505580_000;
 const INTERVAL = 10_000;
-
-const SEED_EVENT = {
-  entity: "foo-app-01",
-  check: "PING",
-  type: "service",
-  tags: "apps",
-  state: "OK",
-  summary: "3 ms round trip",
-  ttl: 30,
-};
 
 async function broker(
   redis: RedisServer,

@@ -4,7 +4,7 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { freePort, kcatProduce, kcatRead, startKafka, uniqueTopic, waitUntil } from "./_harness/mod.ts";
+import { freePort, kcatProduce, kcatRead, startKafka, uniqueTopic, waitForHttpOk, waitUntil } from "./_harness/mod.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
 
@@ -28,20 +28,7 @@ class RouterProcess {
   }
 
   async waitReady(): Promise<void> {
-    await waitUntil(
-      async () => {
-        try {
-          const res = await fetch(`http://127.0.0.1:${this.port}/ready`);
-          await res.body?.cancel();
-          return res.status === 200;
-        } catch {
-          return false;
-        }
-      },
-      60_000,
-      "the router process to be ready",
-      100,
-    );
+    await waitForHttpOk(`http://127.0.0.1:${this.port}/ready`, 60_000, "the router process to be ready");
   }
 
   kill(signal: Deno.Signal): void {

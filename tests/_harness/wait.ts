@@ -57,3 +57,24 @@ export function deferred<T = void>(): Deferred<T> {
   });
   return { promise, resolve, reject };
 }
+
+/**
+ * Polls `GET url` every 100 ms until it answers 200 (a process's /health or /ready), failing after `ms`. Connection
+ * errors count as "not yet": the process may still be starting.
+ */
+export async function waitForHttpOk(url: string, ms: number, what: string): Promise<void> {
+  await waitUntil(
+    async () => {
+      try {
+        const res = await fetch(url);
+        await res.body?.cancel();
+        return res.status === 200;
+      } catch {
+        return false;
+      }
+    },
+    ms,
+    what,
+    100,
+  );
+}
