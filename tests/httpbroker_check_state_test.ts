@@ -4,7 +4,13 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { fastParsePostedState, parsePostedStates, postedStateSchema } from "../lib/httpbroker/check_state.ts";
+import {
+  fastParsePostedState,
+  parsePostedStates,
+  postedStateSchema,
+  submissionJson,
+  toCachedState,
+} from "../lib/httpbroker/check_state.ts";
 
 const BASE = { entity: "foo-app-01", check: "PING", state: "OK" };
 
@@ -24,6 +30,10 @@ const GOOD: Record<string, unknown>[] = [
   { ...BASE, tags: [] },
   { ...BASE, tags: " a , ,b,," },
   { ...BASE, tags: "" },
+  { ...BASE, tags: "," },
+  { ...BASE, tags: "solo" },
+  // Whitespace beyond ASCII is trimmed too (no-break space, line separator, BOM), and inner spaces stay.
+  { ...BASE, tags: "\u00a0a\u2028,\ufeffb c\t,\u3000" },
   { ...BASE, time: 0 },
   { ...BASE, time: 1429505587 },
   { ...BASE, time: Number.MAX_SAFE_INTEGER },
@@ -143,4 +153,39 @@ Deno.test("httpbroker parsePostedStates reports zod's messages for what the fast
   const good = parsePostedStates(GOOD);
   assert.ok(good.ok);
   if (good.ok) assert.equal(good.states.length, GOOD.length);
+});
+
+Deno.test("httpbroker submission payload: the cached JSON with a fresh time and no ttl, whatever the text holds", () => {
+  const tricky = ',"time":1,"ttl":2}';
+  const r = parsePostedStates({
+    entity: `e${tricky}`,
+    check: "c",
+    state: "WARNING",
+    summary: tricky,
+    details: "d",
+    tags: ["t", tricky],
+    perfdata: tricky,
+    time: 7,
+    ttl: 30,
+  });
+  assert.ok(r.ok);
+  if (!r.ok) return;
+  const cached = toCachedState(r.states[0]!, 100);
+  const fields = {
+    entity: `e${tricky}`,
+    check: "c",
+    type: "service",
+    state: "warning",
+    summary: tricky,
+    details: "d",
+    tags: ["t", tricky],
+    perfdata: tricky,
+  };
+  assert.equal(cached.json, JSON.stringify({ ...fields, time: 7, ttl: 30 }));
+  assert.equal(submissionJson(cached, 1_700_000_000), JSON.stringify({ ...fields, time: 1_700_000_000 }));
+  // Absent optional fields stay absent, and the receive time fills in a missing time.
+  const plain = toCachedState({ ...r.states[0]!, details: undefined, tags: undefined, time: undefined }, 100);
+  const { details: _d, tags: _t, ...rest } = fields;
+  assert.equal(plain.json, JSON.stringify({ ...rest, time: 100, ttl: 30 }));
+  assert.equal(submissionJson(plain, 101), JSON.stringify({ ...rest, time: 101 }));
 });

@@ -90,10 +90,8 @@ export function fastParsePostedState(input: unknown): PostedState | undefined {
   const { entity, check, summary, details, perfdata, type, tags, time, ttl } = o;
   if (typeof entity !== "string" || entity.length === 0) return undefined;
   if (typeof check !== "string" || check.length === 0) return undefined;
-  if (typeof o.state !== "string") return undefined;
-  // The same lower-casing as the schema (e.g. the Kelvin sign lower-cases to "k"), so both accept the same spellings.
-  const state = o.state.toLowerCase();
-  if (state !== "ok" && state !== "warning" && state !== "critical" && state !== "unknown") return undefined;
+  const state = fastState(o.state);
+  if (state === undefined) return undefined;
   if (summary !== undefined && typeof summary !== "string") return undefined;
   if (details !== undefined && typeof details !== "string") return undefined;
   if (perfdata !== undefined && typeof perfdata !== "string") return undefined;
@@ -112,7 +110,7 @@ export function fastParsePostedState(input: unknown): PostedState | undefined {
   if (ttl !== undefined && !Number.isSafeInteger(ttl)) return undefined;
   // Key order as zod builds it: the schema's order, absent optional fields left out, defaults filled in.
   // (type and ttl are set below, after the optional fields that come before them in the schema).
-  const out = { entity, check, state: state as CheckStateName, summary: summary ?? "" } as PostedState;
+  const out = { entity, check, state, summary: summary ?? "" } as PostedState;
   if (details !== undefined) out.details = details;
   if (perfdata !== undefined) out.perfdata = perfdata;
   out.type = type ?? "service";
@@ -122,8 +120,48 @@ export function fastParsePostedState(input: unknown): PostedState | undefined {
   return out;
 }
 
+/**
+ * The lower-cased state name, or `undefined` when it is not one. The usual spellings are matched as they come; any
+ * other string gets the same lower-casing as the schema (the Kelvin sign lower-cases to "k"), so both accept the
+ * same spellings.
+ */
+function fastState(input: unknown): CheckStateName | undefined {
+  switch (input) {
+    case "ok":
+    case "OK":
+      return "ok";
+    case "warning":
+    case "WARNING":
+      return "warning";
+    case "critical":
+    case "CRITICAL":
+      return "critical";
+    case "unknown":
+    case "UNKNOWN":
+      return "unknown";
+  }
+  if (typeof input !== "string") return undefined;
+  const lower = input.toLowerCase();
+  return lower === "ok" || lower === "warning" || lower === "critical" || lower === "unknown" ? lower : undefined;
+}
+
+/**
+ * `" a , ,b"` → `["a", "b"]`: split on commas, trimmed, empty parts dropped. Written out rather than
+ * `split(",").map(trim).filter(...)`, which cost about a seventh of a request's JavaScript (measured).
+ */
 function splitTags(t: string): string[] {
-  return t.split(",").map((s) => s.trim()).filter((s) => s !== "");
+  const tags: string[] = [];
+  let start = 0;
+  for (;;) {
+    const comma = t.indexOf(",", start);
+    const part = comma === -1 ? t.slice(start) : t.slice(start, comma);
+    // Every whitespace character trim() removes is at most U+0020 or beyond ASCII; NaN (empty part) is neither.
+    const first = part.charCodeAt(0), last = part.charCodeAt(part.length - 1);
+    const tag = first <= 32 || first >= 128 || last <= 32 || last >= 128 ? part.trim() : part;
+    if (tag !== "") tags.push(tag);
+    if (comma === -1) return tags;
+    start = comma + 1;
+  }
 }
 
 /** A state in the cache: the posted event plus its key and the JSON prefix every submission starts with. */
@@ -143,10 +181,11 @@ export interface CachedState {
   /** Seconds after `time` it is stale; negative = never. */
   readonly ttl: number;
   /**
-   * `{"entity":...,"perfdata":...,"time":` — the event JSON up to its time, built once so that a submit run over
-   * 100 000 states is string concatenation rather than 100 000 `JSON.stringify` calls.
+   * The state as JSON, time and ttl included: what `Caching state:` prints and what is persisted. Built once per
+   * posted event (one `JSON.stringify`, the request's largest cost after parsing), and the Redis payload of every
+   * submission is cut from it (see {@link submissionJson}) rather than serialised again.
    */
-  readonly prefix: string;
+  readonly json: string;
 }
 
 /** `entity:check`, the key Flapjack and the original broker used. */
@@ -156,8 +195,9 @@ export function stateKey(entity: string, check: string): string {
 
 /** Builds the cached form of a validated event; `receivedAt` (unix seconds) is used when it has no `time`. */
 export function toCachedState(posted: PostedState, receivedAt: number): CachedState {
+  const time = posted.time ?? receivedAt;
   // Field order is Flapjack's event order; JSON.stringify drops the optional fields that are absent.
-  const body = JSON.stringify({
+  const json = JSON.stringify({
     entity: posted.entity,
     check: posted.check,
     type: posted.type,
@@ -166,6 +206,8 @@ export function toCachedState(posted: PostedState, receivedAt: number): CachedSt
     details: posted.details,
     tags: posted.tags,
     perfdata: posted.perfdata,
+    time,
+    ttl: posted.ttl,
   });
   return {
     key: stateKey(posted.entity, posted.check),
@@ -177,15 +219,27 @@ export function toCachedState(posted: PostedState, receivedAt: number): CachedSt
     details: posted.details,
     tags: posted.tags,
     perfdata: posted.perfdata,
-    time: posted.time ?? receivedAt,
+    time,
     ttl: posted.ttl,
-    prefix: body.slice(0, -1) + ',"time":',
+    json,
   };
 }
 
 /** The cached state as JSON with its time and ttl: what `Caching state:` prints and what is persisted. */
 export function cachedStateJson(s: CachedState): string {
-  return `${s.prefix}${s.time},"ttl":${s.ttl}}`;
+  return s.json;
+}
+
+/** `,"time":` occurs in a state's JSON only where the time field starts: quotes inside strings are escaped. */
+const TIME_FIELD = ',"time":';
+
+/**
+ * The Redis payload of a fresh state at `nowSeconds`: its JSON with the time replaced and no ttl
+ * (`{"entity",...,"perfdata","time"}`). A slice and a concatenation, so a submit run over 100 000 states never
+ * serialises an event.
+ */
+export function submissionJson(s: CachedState, nowSeconds: number): string {
+  return `${s.json.slice(0, s.json.lastIndexOf(TIME_FIELD) + TIME_FIELD.length)}${nowSeconds}}`;
 }
 
 /** The cached state as a plain object (for `GET /state`). */

@@ -13,7 +13,6 @@ import { errorResponse, HttpError, jsonResponse } from "../http/errors.ts";
 import { opsRoutes, type ReadinessCheck } from "../http/ops.ts";
 import {
   type CachedState,
-  cachedStateJson,
   fastParsePostedState,
   parsePostedStates,
   type PostedState,
@@ -81,19 +80,17 @@ export function createBrokerHandler(deps: BrokerHttpDeps): (req: Request) => Pro
     pending.clear();
   });
 
-  /** A validated event ready to cache, with its `Caching state: <json>` line; throws for U+FFFD (see NOT_UTF8). */
-  function prepare(posted: PostedState, receivedAt: number): { cached: CachedState; line: string } {
+  /** A validated event ready to cache; throws for U+FFFD (see NOT_UTF8). */
+  function prepare(posted: PostedState, receivedAt: number): CachedState {
     const cached = toCachedState(posted, receivedAt);
-    const line = `Caching state: ${cachedStateJson(cached)}`;
-    if (line.includes("\uFFFD")) throw NOT_UTF8;
-    return { cached, line };
+    if (cached.json.includes("\uFFFD")) throw NOT_UTF8;
+    return cached;
   }
 
   /** Caches a prepared event (logged at debug, as the original did). */
-  function cacheOne(prepared: { cached: CachedState; line: string }): string {
-    store.put(prepared.cached);
-    if (logger.debugEnabled) logger.debug(prepared.line);
-    return prepared.line;
+  function cacheOne(cached: CachedState): void {
+    store.put(cached);
+    if (logger.debugEnabled) logger.debug(`Caching state: ${cached.json}`);
   }
 
   /** Validates and caches a parsed body; the response (throws HttpError 400 for an invalid one). */
@@ -116,8 +113,8 @@ export function createBrokerHandler(deps: BrokerHttpDeps): (req: Request) => Pro
     const prepared = parsed.states.map((posted) => prepare(posted, receivedAt));
     let text = "";
     for (const p of prepared) {
-      const line = cacheOne(p);
-      if (!wantsJson) text += line + "\n";
+      cacheOne(p);
+      if (!wantsJson) text += `Caching state: ${p.json}\n`;
     }
     if (wantsJson) return jsonResponse({ cached: parsed.states.length });
     // No headers object: a string body alone gets `text/plain;charset=UTF-8` and Deno's fast static-response path,
@@ -131,6 +128,7 @@ export function createBrokerHandler(deps: BrokerHttpDeps): (req: Request) => Pro
     try {
       const headers = req.headers;
       const declared = Number(headers.get("content-length") ?? NaN);
+      const wantsJson = (headers.get("accept") ?? "").includes("application/json");
       let body: unknown;
       // The common case reads the whole body at once, with a single await. HTTP/1.1 framing makes the body exactly
       // the declared length, so it cannot get past the limit; a missing (chunked) or too large length takes the
@@ -148,12 +146,16 @@ export function createBrokerHandler(deps: BrokerHttpDeps): (req: Request) => Pro
       } else {
         body = await readJsonBody(req, BODY_OPTIONS);
       }
-      const wantsJson = (headers.get("accept") ?? "").includes("application/json");
       // One plainly valid event (the common request) skips the bulk bookkeeping of parsePostedStates.
       const one = wantsJson ? undefined : fastParsePostedState(body);
-      res = one === undefined
-        ? cacheStates(body, wantsJson)
-        : new Response(cacheOne(prepare(one, Math.floor(clock.now() / 1000))) + "\n");
+      if (one === undefined) {
+        res = cacheStates(body, wantsJson);
+      } else {
+        const cached = prepare(one, Math.floor(clock.now() / 1000));
+        cacheOne(cached);
+        ok++;
+        return new Response(`Caching state: ${cached.json}\n`);
+      }
     } catch (err) {
       res = failure(err, req);
     }

@@ -6,7 +6,7 @@
 import type { Clock } from "../clock.ts";
 import type { Logger } from "../log.ts";
 import { errorMessage } from "../log.ts";
-import type { CachedState, CheckStateName } from "./check_state.ts";
+import { type CachedState, type CheckStateName, submissionJson } from "./check_state.ts";
 import type { FlapjackSink } from "./flapjack_sink.ts";
 import type { LeaderLease } from "./leader_lease.ts";
 import type { BrokerMetrics } from "./metrics.ts";
@@ -25,14 +25,13 @@ export interface Submission {
 }
 
 /**
- * Builds the Redis payloads for `states` at `nowSeconds`. Fresh states reuse their prebuilt JSON prefix, so the cost
- * per state is one string concatenation.
+ * Builds the Redis payloads for `states` at `nowSeconds`. Fresh states reuse their cached JSON (see
+ * {@link submissionJson}), so the cost per state is a slice and a concatenation.
  */
 export function buildSubmission(states: Iterable<CachedState>, nowSeconds: number, logger: Logger): Submission {
   const payloads: string[] = [];
   const counts: Record<CheckStateName, number> = { ok: 0, warning: 0, critical: 0, unknown: 0 };
   const debug = logger.debugEnabled;
-  const suffix = `${nowSeconds}}`;
   for (const s of states) {
     const elapsed = nowSeconds - s.time;
     if (s.ttl >= 0 && elapsed > s.ttl) {
@@ -49,7 +48,7 @@ export function buildSubmission(states: Iterable<CachedState>, nowSeconds: numbe
       }));
       counts.unknown++;
     } else {
-      payloads.push(s.prefix + suffix);
+      payloads.push(submissionJson(s, nowSeconds));
       counts[s.state]++;
     }
     if (debug) logger.debug(`Sending event data for ${s.key}`);
