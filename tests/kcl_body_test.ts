@@ -22,9 +22,6 @@ const KEYS_FILE = JSON.stringify({
   }],
 });
 
-// kafkajs keeps connection timers alive past disconnect, so the op/resource sanitizers are off for these tests.
-const kafkaTest = { sanitizeOps: false, sanitizeResources: false };
-
 interface Answer {
   status: number;
   // deno-lint-ignore no-explicit-any
@@ -83,7 +80,7 @@ async function withProxy(fn: (url: string, topic: string, proxy: KclProxy) => Pr
   }
 }
 
-Deno.test("kcl-proxy bodies: BOM, invalid UTF-8, U+FFFD and whitespace are refused with 400", kafkaTest, async (t) => {
+Deno.test("kcl-proxy bodies: BOM, invalid UTF-8, U+FFFD and whitespace are refused with 400", async (t) => {
   await withProxy(async (url, topic, proxy) => {
     await t.step(
       "a leading byte order mark is refused (it was skipped before the Request.json() fast path)",
@@ -142,7 +139,6 @@ function bulk(a: Uint8Array, b: Uint8Array): Uint8Array<ArrayBuffer> {
 
 Deno.test(
   "kcl-proxy answers: one accepted event per class, with and without requestId; counts",
-  kafkaTest,
   async () => {
     await withProxy(async (url, topic, proxy) => {
       for (let i = 0; i < 2; i++) {

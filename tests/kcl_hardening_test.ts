@@ -30,12 +30,8 @@ const KEYS_FILE = JSON.stringify({
   }],
 });
 
-// kafkajs keeps connection timers alive past disconnect, so the op/resource sanitizers are off for these tests.
-const kafkaTest = { sanitizeOps: false, sanitizeResources: false };
-
 Deno.test(
   "a request whose body arrives after shutdown began is refused with 503, not accepted and lost",
-  kafkaTest,
   async () => {
     using cluster = startKafka(1);
     const topic = uniqueTopic("kcl-late");
