@@ -23,8 +23,8 @@ const stateField = z.string({
   error: (i) =>
     i.input === undefined ? "state is required" : `state must be a string (one of ${CHECK_STATES.join(", ")})`,
 }).transform((s, ctx): CheckStateName => {
-  const lower = s.toLowerCase();
-  if ((CHECK_STATES as readonly string[]).includes(lower)) return lower as CheckStateName;
+  const state = checkStateName(s);
+  if (state !== undefined) return state;
   ctx.addIssue({
     code: "custom",
     message: `state ${JSON.stringify(s)} is not one of ${CHECK_STATES.join(", ")} (any case)`,
@@ -90,7 +90,7 @@ export function fastParsePostedState(input: unknown): PostedState | undefined {
   const { entity, check, summary, details, perfdata, type, tags, time, ttl } = o;
   if (typeof entity !== "string" || entity.length === 0) return undefined;
   if (typeof check !== "string" || check.length === 0) return undefined;
-  const state = fastState(o.state);
+  const state = checkStateName(o.state);
   if (state === undefined) return undefined;
   if (summary !== undefined && typeof summary !== "string") return undefined;
   if (details !== undefined && typeof details !== "string") return undefined;
@@ -121,11 +121,10 @@ export function fastParsePostedState(input: unknown): PostedState | undefined {
 }
 
 /**
- * The lower-cased state name, or `undefined` when it is not one. The usual spellings are matched as they come; any
- * other string gets the same lower-casing as the schema (the Kelvin sign lower-cases to "k"), so both accept the
- * same spellings.
+ * The lower-cased state name, or `undefined` when it is not one: the one rule the schema and the fast path share. The
+ * usual spellings are matched as they come; any other string is lower-cased (the Kelvin sign lower-cases to "k").
  */
-function fastState(input: unknown): CheckStateName | undefined {
+function checkStateName(input: unknown): CheckStateName | undefined {
   switch (input) {
     case "ok":
     case "OK":
@@ -164,7 +163,7 @@ function splitTags(t: string): string[] {
   }
 }
 
-/** A state in the cache: the posted event plus its key and the JSON prefix every submission starts with. */
+/** A state in the cache: the posted event plus its key and its JSON (what is answered, persisted and submitted). */
 export interface CachedState {
   /** `entity:check`. */
   readonly key: string;
@@ -223,11 +222,6 @@ export function toCachedState(posted: PostedState, receivedAt: number): CachedSt
     ttl: posted.ttl,
     json,
   };
-}
-
-/** The cached state as JSON with its time and ttl: what `Caching state:` prints and what is persisted. */
-export function cachedStateJson(s: CachedState): string {
-  return s.json;
 }
 
 /** `,"time":` occurs in a state's JSON only where the time field starts: quotes inside strings are escaped. */

@@ -8,7 +8,7 @@ import type { Redis } from "ioredis";
 import type { Clock, TimerId } from "../clock.ts";
 import type { Logger } from "../log.ts";
 import { errorMessage } from "../log.ts";
-import { cachedStateJson, parsePersistedState } from "./check_state.ts";
+import { parsePersistedState } from "./check_state.ts";
 import type { StateStore } from "./state_store.ts";
 
 /** Options of {@link StatePersistence}. */
@@ -91,7 +91,7 @@ export class StatePersistence {
       const s = parsePersistedState(json);
       if (s !== undefined && s.key === key) {
         const mine = store.get(key);
-        if (mine === undefined || cachedStateJson(mine) !== json) store.adopt(s);
+        if (mine === undefined || mine.json !== json) store.adopt(s);
       }
     }
     for (const key of [...store.keys()]) {
@@ -137,7 +137,7 @@ export class StatePersistence {
     for (const key of keys) {
       const s = store.get(key);
       if (s === undefined) dels.push(key);
-      else sets.push(key, cachedStateJson(s));
+      else sets.push(key, s.json);
     }
     for (let i = 0; i < sets.length; i += CHUNK * 2) tx.hset(this.hashKey, ...sets.slice(i, i + CHUNK * 2));
     for (let i = 0; i < dels.length; i += CHUNK) tx.hdel(this.hashKey, ...dels.slice(i, i + CHUNK));
