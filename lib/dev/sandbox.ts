@@ -24,8 +24,6 @@ import { type RedisProcess, RedisUnavailableError, spawnRedis } from "./redis_pr
 import { sampleCheckState, sampleClickstreamEvent, sampleUserEvent } from "./sample_traffic.ts";
 import { DEV_INTEGRATIONS, DEV_KCL_IDENTITY, DEV_TOPICS } from "./defaults.ts";
 
-export { DEV_INTEGRATIONS, DEV_KCL_IDENTITY, DEV_TOPICS };
-
 /** One service's request handler, for the command to serve. */
 export interface SandboxService {
   name: "router" | "kcl-proxy" | "httpbroker";
