@@ -26,6 +26,7 @@ import { FlapjackSink, LPUSH_CHUNK } from "../lib/httpbroker/flapjack_sink.ts";
 import { createBrokerMetrics } from "../lib/httpbroker/metrics.ts";
 import { StateStore } from "../lib/httpbroker/state_store.ts";
 import { buildSubmission, Submitter } from "../lib/httpbroker/submitter.ts";
+import { WorkerRedisLink } from "../lib/httpbroker/worker_redis.ts";
 
 /** Suite name for `bench/main.ts --only`. */
 export const name = "httpbroker";
@@ -156,7 +157,10 @@ async function submitRows(redisPort: number): Promise<BenchRow[]> {
     bare.disconnect();
   }
 
+  // The broker's own thread layout: the Redis client in its worker, payloads posted to it.
+  const redisOptions = { host: "127.0.0.1", port: redisPort, database: 0 };
   const sink = new FlapjackSink({
+    link: await WorkerRedisLink.start(redisOptions, { logger: silentLogger }),
     host: "127.0.0.1",
     port: redisPort,
     database: 0,
@@ -177,15 +181,15 @@ async function submitRows(redisPort: number): Promise<BenchRow[]> {
     });
     // Two runs, the second measured (the first pays for JIT warm-up); stale ones exercise the UNKNOWN path too.
     for (let run = 0; run < 2; run++) {
-      await sink.client.del("bench_events", "bench_events_actions");
+      await sink.redis.command(["del", "bench_events", "bench_events_actions"]);
       const t0 = performance.now();
       const outcome = await submitter.run();
       runMs = performance.now() - t0;
       if (outcome !== "submitted") throw new Error(`submit run ${outcome}`);
     }
-    const pushed = await sink.client.llen("bench_events");
+    const pushed = await sink.redis.command(["llen", "bench_events"]);
     if (pushed !== STATES) throw new Error(`expected ${STATES} events, found ${pushed}`);
-    await sink.client.del("bench_events", "bench_events_actions");
+    await sink.redis.command(["del", "bench_events", "bench_events_actions"]);
   } finally {
     await sink.close();
   }

@@ -14,7 +14,7 @@ import { parseArgs } from "node:util";
 export const PERMISSIONS = ["--allow-net", "--allow-env", "--allow-read", "--allow-sys", "--allow-ffi", "--allow-run"];
 
 /** Modules loaded at run time (Workers) that the static import graph does not reach. */
-export const INCLUDES = ["lib/kafka/producer_worker.ts"];
+export const INCLUDES = ["lib/kafka/producer_worker.ts", "lib/httpbroker/redis_worker.ts"];
 
 /** The five `deno compile --target` triples. */
 export const TARGETS = [
@@ -26,7 +26,8 @@ export const TARGETS = [
 ];
 
 async function compile(output: string, target?: string): Promise<void> {
-  // The kcl-proxy's Kafka worker is loaded by URL at run time, so it must be embedded explicitly.
+  // The kcl-proxy's Kafka worker and the httpbroker's Redis worker are loaded by URL at run time, so they must be
+  // embedded explicitly.
   const args = [
     "compile",
     ...PERMISSIONS,

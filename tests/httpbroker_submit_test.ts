@@ -23,10 +23,11 @@ async function broker(
   clock: ManualClock,
   raw: HttpBrokerRawInput = {},
   logs?: string[],
+  redisThread: "worker" | "main" = "worker",
 ): Promise<HttpBroker> {
   const config = loadHttpBrokerConfig({ server: `127.0.0.1:${redis.port}`, interval: "10s", ...raw }, {});
   const logger = logs ? createLogger({ debug: true, format: "text", write: (l) => logs.push(l) }) : silentLogger;
-  const b = await startHttpBroker(config, { logger, clock, connectWaitMs: 5000 });
+  const b = await startHttpBroker(config, { logger, clock, connectWaitMs: 5000, redisThread });
   await b.ticker.idle(); // the run at boot, as the original's first "Number of cached states"
   return b;
 }
@@ -222,55 +223,58 @@ Deno.test("httpbroker restart: states come back from redis and keep being submit
   }
 });
 
-Deno.test("httpbroker survives a redis outage: accepts requests, resumes submitting, rewrites the hash", async () => {
-  const redis = await startRedis();
-  const reader = new Redis({ port: redis.port, host: "127.0.0.1", lazyConnect: true, retryStrategy: () => 50 });
-  reader.on("error", () => {});
-  const clock = new ManualClock(T0);
-  const b = await broker(redis, clock);
-  try {
-    await reader.connect();
-    await postState(b, { entity: "before", check: "x", state: "ok", ttl: 1000 });
-    await tick(clock, b);
-    assert.equal((await rpopAll(reader)).length, 1);
-
-    await redis.kill();
-    await waitUntil(() => !b.sink.connected, 5000, "the broker to notice redis is gone");
-    const notReady = await b.handler(new Request("http://broker/ready"));
-    assert.equal(notReady.status, 503);
-    await notReady.body?.cancel();
-    for (let i = 0; i < 3; i++) {
-      await postState(b, { entity: "during", check: String(i), state: "warning", ttl: 1000 });
+// Both placements of the Redis client: the worker (default) and the calling thread (single-file bundles).
+for (const thread of ["worker", "main"] as const) {
+  Deno.test(`httpbroker survives a redis outage (redis on the ${thread} thread): accepts requests, resumes submitting, rewrites the hash`, async () => {
+    const redis = await startRedis();
+    const reader = new Redis({ port: redis.port, host: "127.0.0.1", lazyConnect: true, retryStrategy: () => 50 });
+    reader.on("error", () => {});
+    const clock = new ManualClock(T0);
+    const b = await broker(redis, clock, {}, undefined, thread);
+    try {
+      await reader.connect();
+      await postState(b, { entity: "before", check: "x", state: "ok", ttl: 1000 });
       await tick(clock, b);
-      assert.equal(b.submitter.lastOutcome, "redis-down");
-    }
-    assert.equal(b.store.size, 4);
+      assert.equal((await rpopAll(reader)).length, 1);
 
-    await redis.restart(); // comes back empty: --save "" means nothing survived the kill
-    await waitUntil(() => b.sink.connected && reader.status === "ready", 10_000, "both clients to reconnect");
-    // The rewrite goes out in the persistence window, which runs on the injected clock.
-    await waitUntil(
-      async () => {
-        await clock.advance(100);
-        return (await reader.hlen("events:httpbroker:states")) === 4;
-      },
-      5000,
-      "the persisted hash to be rewritten from memory",
-      50,
-    );
-    await tick(clock, b);
-    assert.equal(b.submitter.lastOutcome, "submitted");
-    const events = await rpopAll(reader);
-    assert.deepEqual(
-      events.map((e) => `${e.entity}:${e.check}`).sort(),
-      ["before:x", "during:0", "during:1", "during:2"],
-    );
-  } finally {
-    await b.stop();
-    reader.disconnect();
-    await redis.stop();
-  }
-});
+      await redis.kill();
+      await waitUntil(() => !b.sink.connected, 5000, "the broker to notice redis is gone");
+      const notReady = await b.handler(new Request("http://broker/ready"));
+      assert.equal(notReady.status, 503);
+      await notReady.body?.cancel();
+      for (let i = 0; i < 3; i++) {
+        await postState(b, { entity: "during", check: String(i), state: "warning", ttl: 1000 });
+        await tick(clock, b);
+        assert.equal(b.submitter.lastOutcome, "redis-down");
+      }
+      assert.equal(b.store.size, 4);
+
+      await redis.restart(); // comes back empty: --save "" means nothing survived the kill
+      await waitUntil(() => b.sink.connected && reader.status === "ready", 10_000, "both clients to reconnect");
+      // The rewrite goes out in the persistence window, which runs on the injected clock.
+      await waitUntil(
+        async () => {
+          await clock.advance(100);
+          return (await reader.hlen("events:httpbroker:states")) === 4;
+        },
+        5000,
+        "the persisted hash to be rewritten from memory",
+        50,
+      );
+      await tick(clock, b);
+      assert.equal(b.submitter.lastOutcome, "submitted");
+      const events = await rpopAll(reader);
+      assert.deepEqual(
+        events.map((e) => `${e.entity}:${e.check}`).sort(),
+        ["before:x", "during:0", "during:1", "during:2"],
+      );
+    } finally {
+      await b.stop();
+      reader.disconnect();
+      await redis.stop();
+    }
+  });
+}
 
 Deno.test("httpbroker two instances on one redis: one submission per state per interval", async () => {
   const redis = await startRedis();

@@ -1,15 +1,17 @@
 /**
  * The connection to Flapjack's Redis and the one write Flapjack reads: per submit run, `MULTI`, variadic
- * `LPUSH <queue> <json>...`, for Flapjack 2 `LPUSH <queue>_actions + ...`, `EXEC`. Survives outages: ioredis
+ * `LPUSH <queue> <json>...`, for Flapjack 2 `LPUSH <queue>_actions + ...`, `EXEC`. Survives outages: the link
  * reconnects with backoff, commands fail fast while it is down (never queue up), and listeners hear about reconnects.
  * @module
  */
-import { Redis } from "ioredis";
 import type { Logger } from "../log.ts";
-import { errorMessage } from "../log.ts";
+import type { RedisCommand, RedisCommands, RedisLink } from "./redis_link.ts";
 
-/** Where the sink connects and writes. */
+/** Where the sink writes and what it says in its logs. */
 export interface FlapjackSinkOptions {
+  /** The connection (not started yet); the sink starts and closes it. */
+  link: RedisLink;
+  /** Where the link connects, for the log lines. */
   host: string;
   port: number;
   database: number;
@@ -17,19 +19,20 @@ export interface FlapjackSinkOptions {
   /** 2: also `LPUSH <queue>_actions "+"` per event; 1: the events list only. */
   flapjackVersion: 1 | 2;
   logger: Logger;
-  /** Largest reconnect backoff (ms). */
-  maxBackoffMs?: number;
 }
 
 /** Values per LPUSH: bounded so no single command buffer grows with the number of states. */
 export const LPUSH_CHUNK = 10_000;
 
 /**
- * Owns the ioredis client used by the sink, the persistence and the leader lease (one connection, pipelined).
+ * Owns the Redis link used by the sink, the persistence and the leader lease (one connection, pipelined).
  */
 export class FlapjackSink {
-  readonly client: Redis;
+  /** Commands on the sink's connection, shared with the persistence and the lease. */
+  readonly redis: RedisCommands;
   readonly queue: string;
+  readonly #link: RedisLink;
+  readonly #o: FlapjackSinkOptions;
   readonly #version: 1 | 2;
   readonly #logger: Logger;
   #connected = false;
@@ -38,47 +41,35 @@ export class FlapjackSink {
   #readyWaiters: Array<() => void> = [];
 
   constructor(opts: FlapjackSinkOptions) {
+    this.#o = opts;
+    this.#link = opts.link;
+    this.redis = opts.link;
     this.queue = opts.queue;
     this.#version = opts.flapjackVersion;
     this.#logger = opts.logger;
-    const maxBackoff = opts.maxBackoffMs ?? 2000;
-    this.client = new Redis({
-      host: opts.host,
-      port: opts.port,
-      db: opts.database,
-      lazyConnect: true,
-      // Fail fast while disconnected: a submit run or a flush is retried by its owner, never queued without bound.
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 0,
-      autoResendUnfulfilledCommands: false,
-      commandTimeout: 10_000,
-      connectTimeout: 2_000,
-      retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 10), maxBackoff),
-    });
-    let lastError = "";
-    this.client.on("error", (err: unknown) => {
-      // ioredis emits one per failed attempt; log each distinct failure once.
-      const msg = errorMessage(err);
-      if (msg !== lastError) this.#logger.warn("redis error", { error: msg });
-      lastError = msg;
-    });
-    this.client.on("ready", () => {
-      lastError = "";
-      this.#connected = true;
-      this.#logger.info("connected to redis", { server: `${opts.host}:${opts.port}`, database: opts.database });
-      for (const w of this.#readyWaiters.splice(0)) w();
-      for (const l of this.#listeners) l();
-    });
-    this.client.on("close", () => {
-      if (this.#connected) this.#logger.warn("lost connection to redis; reconnecting");
-      this.#connected = false;
-    });
   }
 
   /** Starts connecting; resolves at once (the first connection may come later, see {@link onReady}). */
   start(): void {
-    this.client.connect().catch(() => {
-      // The retry strategy keeps trying; the error event already logged why.
+    const { host, port, database } = this.#o;
+    let lastError = "";
+    this.#link.start({
+      error: (msg) => {
+        // The link reports each failed attempt; log each distinct failure once.
+        if (msg !== lastError) this.#logger.warn("redis error", { error: msg });
+        lastError = msg;
+      },
+      ready: () => {
+        lastError = "";
+        this.#connected = true;
+        this.#logger.info("connected to redis", { server: `${host}:${port}`, database });
+        for (const w of this.#readyWaiters.splice(0)) w();
+        for (const l of this.#listeners) l();
+      },
+      closed: () => {
+        if (this.#connected) this.#logger.warn("lost connection to redis; reconnecting");
+        this.#connected = false;
+      },
     });
   }
 
@@ -114,29 +105,23 @@ export class FlapjackSink {
    */
   async submit(payloads: string[]): Promise<void> {
     if (payloads.length === 0) return;
-    const tx = this.client.multi();
+    const commands: RedisCommand[] = [];
     for (let i = 0; i < payloads.length; i += LPUSH_CHUNK) {
-      tx.lpush(this.queue, ...payloads.slice(i, i + LPUSH_CHUNK));
+      commands.push(["lpush", this.queue, ...payloads.slice(i, i + LPUSH_CHUNK)]);
     }
     if (this.#version === 2) {
       const actions = `${this.queue}_actions`;
       for (let i = 0; i < payloads.length; i += LPUSH_CHUNK) {
-        tx.lpush(actions, ...new Array<string>(Math.min(LPUSH_CHUNK, payloads.length - i)).fill("+"));
+        commands.push(["lpush", actions, ...new Array<string>(Math.min(LPUSH_CHUNK, payloads.length - i)).fill("+")]);
       }
     }
-    const results = await tx.exec();
-    if (results === null) throw new Error("redis transaction aborted");
-    for (const [err] of results) if (err) throw err;
+    await this.redis.transaction(commands);
   }
 
   /** Closes the connection (after the final flush). */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    if (this.#connected) {
-      await this.client.quit().catch(() => this.client.disconnect());
-    } else {
-      this.client.disconnect();
-    }
+    await this.#link.close();
   }
 }

@@ -3,7 +3,7 @@
  * lasting about three intervals, renewed every tick with a compare-and-set script, released at shutdown.
  * @module
  */
-import type { Redis } from "ioredis";
+import type { RedisCommands } from "./redis_link.ts";
 
 // Renew only our own lease: a lease that expired and was taken by another instance must not be stolen back.
 const RENEW = `if redis.call("get", KEYS[1]) == ARGV[1] then return redis.call("pexpire", KEYS[1], ARGV[2]) end
@@ -13,7 +13,7 @@ return 0`;
 
 /** Options of {@link LeaderLease}. */
 export interface LeaderLeaseOptions {
-  client: Redis;
+  redis: RedisCommands;
   queue: string;
   /** Unique per process. */
   id: string;
@@ -39,12 +39,12 @@ export class LeaderLease {
 
   /** Renews a held lease or takes a free one; true when this instance is the leader for this tick. */
   async acquireOrRenew(): Promise<boolean> {
-    const { client, id, ttlMs } = this.#o;
+    const { redis, id, ttlMs } = this.#o;
     if (this.#held) {
-      const renewed = await client.eval(RENEW, 1, this.key, id, String(ttlMs));
+      const renewed = await redis.command(["eval", RENEW, 1, this.key, id, String(ttlMs)]);
       if (Number(renewed) === 1) return true;
     }
-    const set = await client.set(this.key, id, "PX", ttlMs, "NX");
+    const set = await redis.command(["set", this.key, id, "PX", ttlMs, "NX"]);
     this.#held = set === "OK";
     return this.#held;
   }
@@ -53,6 +53,6 @@ export class LeaderLease {
   async release(): Promise<void> {
     if (!this.#held) return;
     this.#held = false;
-    await this.#o.client.eval(RELEASE, 1, this.key, this.#o.id);
+    await this.#o.redis.command(["eval", RELEASE, 1, this.key, this.#o.id]);
   }
 }

@@ -4,16 +4,16 @@
  * after Redis comes back, and re-read when another instance sharing it changed it.
  * @module
  */
-import type { Redis } from "ioredis";
 import type { Clock, TimerId } from "../clock.ts";
 import type { Logger } from "../log.ts";
 import { errorMessage } from "../log.ts";
 import { parsePersistedState } from "./check_state.ts";
+import type { RedisCommand, RedisCommands } from "./redis_link.ts";
 import type { StateStore } from "./state_store.ts";
 
 /** Options of {@link StatePersistence}. */
 export interface PersistenceOptions {
-  client: Redis;
+  redis: RedisCommands;
   store: StateStore;
   queue: string;
   clock: Clock;
@@ -80,7 +80,7 @@ export class StatePersistence {
    * yet written win). Cheap when nothing changed: one `GET`.
    */
   async syncIfChanged(): Promise<boolean> {
-    const gen = Number(await this.#o.client.get(this.genKey) ?? 0);
+    const gen = Number(await this.#o.redis.command(["get", this.genKey]) ?? 0);
     if (gen === this.#knownGen) return false;
     const { store } = this.#o;
     const [hash, readGen] = await this.#readAll();
@@ -130,8 +130,8 @@ export class StatePersistence {
   }
 
   async #write(keys: string[]): Promise<void> {
-    const { client, store, logger } = this.#o;
-    const tx = client.multi();
+    const { redis, store, logger } = this.#o;
+    const commands: RedisCommand[] = [];
     const sets: string[] = [];
     const dels: string[] = [];
     for (const key of keys) {
@@ -139,14 +139,14 @@ export class StatePersistence {
       if (s === undefined) dels.push(key);
       else sets.push(key, s.json);
     }
-    for (let i = 0; i < sets.length; i += CHUNK * 2) tx.hset(this.hashKey, ...sets.slice(i, i + CHUNK * 2));
-    for (let i = 0; i < dels.length; i += CHUNK) tx.hdel(this.hashKey, ...dels.slice(i, i + CHUNK));
-    tx.incr(this.genKey);
+    for (let i = 0; i < sets.length; i += CHUNK * 2) {
+      commands.push(["hset", this.hashKey, ...sets.slice(i, i + CHUNK * 2)]);
+    }
+    for (let i = 0; i < dels.length; i += CHUNK) commands.push(["hdel", this.hashKey, ...dels.slice(i, i + CHUNK)]);
+    commands.push(["incr", this.genKey]);
     try {
-      const results = await tx.exec();
-      if (results === null) throw new Error("redis transaction aborted");
-      for (const [err] of results) if (err) throw err;
-      const gen = Number(results[results.length - 1]?.[1]);
+      const replies = await redis.transaction(commands);
+      const gen = Number(replies[replies.length - 1]);
       // Only our own write moved the generation by exactly one; otherwise someone else wrote too.
       if (gen === this.#knownGen + 1) this.#knownGen = gen;
     } catch (err) {
@@ -157,11 +157,13 @@ export class StatePersistence {
   }
 
   async #readAll(): Promise<[Record<string, string>, number]> {
-    const results = await this.#o.client.multi().hgetall(this.hashKey).get(this.genKey).exec();
-    if (results === null) throw new Error("redis transaction aborted");
-    const [[e1, hash], [e2, gen]] = results as [[Error | null, Record<string, string>], [Error | null, string | null]];
-    if (e1) throw e1;
-    if (e2) throw e2;
+    const [hash, gen] = await this.#o.redis.transaction([["hgetall", this.hashKey], ["get", this.genKey]]);
+    if (!isStringRecord(hash)) throw new Error(`unexpected HGETALL reply from redis for ${this.hashKey}`);
     return [hash, Number(gen ?? 0)];
   }
+}
+
+function isStringRecord(v: unknown): v is Record<string, string> {
+  return typeof v === "object" && v !== null && !Array.isArray(v) &&
+    Object.values(v).every((x) => typeof x === "string");
 }

@@ -1,0 +1,64 @@
+/**
+ * The broker's narrow view of Redis: whole transactions and single commands as plain data, plus connection events.
+ * Plain data is what lets the client live on another thread (lib/httpbroker/worker_redis.ts): the HTTP thread then
+ * never loads ioredis, whose command table alone made every request measurably slower (bench/RESULTS.md).
+ * @module
+ */
+
+/** One argument of a Redis command. */
+export type RedisArg = string | number;
+
+/** A command and its arguments, e.g. `["lpush", "events", "{...}"]`. */
+export type RedisCommand = [name: string, ...args: RedisArg[]];
+
+/** Sending commands. Replies are ioredis's (`hgetall` gives an object, `incr` a number, a missing key null). */
+export interface RedisCommands {
+  /**
+   * `MULTI`, the commands, `EXEC`; one reply per command. Rejects when Redis is unreachable, the transaction was
+   * aborted, or any command failed (with that command's error).
+   */
+  transaction(commands: RedisCommand[]): Promise<unknown[]>;
+  /** One command; rejects when Redis is unreachable or answers an error. */
+  command(command: RedisCommand): Promise<unknown>;
+}
+
+/** What a link reports about its connection; every (re)connection calls `ready`, every loss `closed`. */
+export interface RedisLinkEvents {
+  ready(): void;
+  closed(): void;
+  /** A failed attempt or a dropped connection, once per occurrence (the receiver decides what to log). */
+  error(message: string): void;
+}
+
+/** A Redis connection that reconnects on its own and fails commands fast while it is down. */
+export interface RedisLink extends RedisCommands {
+  /** Starts connecting; events follow. Called once. */
+  start(events: RedisLinkEvents): void;
+  /** Quits gracefully when connected, else drops the connection attempts. */
+  close(): Promise<void>;
+}
+
+/** Where a link connects (plain data: it is posted to the worker). */
+export interface RedisLinkOptions {
+  host: string;
+  port: number;
+  database: number;
+  /** Largest reconnect backoff (ms); default 2000. */
+  maxBackoffMs?: number;
+}
+
+/** Main thread to the Redis worker (lib/httpbroker/redis_worker.ts). */
+export type RedisWorkerRequest =
+  | { t: "init"; id: number; options: RedisLinkOptions }
+  | { t: "start" }
+  | { t: "tx"; id: number; commands: RedisCommand[] }
+  | { t: "cmd"; id: number; command: RedisCommand }
+  | { t: "close"; id: number };
+
+/** The Redis worker to the main thread. */
+export type RedisWorkerReply =
+  | { t: "reply"; id: number; value: unknown }
+  | { t: "fail"; id: number; error: string }
+  | { t: "ready" }
+  | { t: "closed" }
+  | { t: "error"; message: string };
