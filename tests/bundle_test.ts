@@ -89,3 +89,31 @@ Deno.test({
     }
   },
 });
+
+Deno.test("compile: every worker entry the code loads by URL is embedded in the binary (scripts/compile.ts INCLUDES)", async () => {
+  // `deno compile` only embeds the static import graph; a Worker entry missing from INCLUDES fails at run time.
+  const { INCLUDES } = await import("../scripts/compile.ts");
+  const found: string[] = [];
+  const walk = async (dir: string): Promise<void> => {
+    for await (const e of Deno.readDir(`${root}${dir}`)) {
+      const rel = `${dir}/${e.name}`;
+      if (e.isDirectory) await walk(rel);
+      else if (e.name.endsWith(".ts")) {
+        const text = await Deno.readTextFile(`${root}${rel}`);
+        for (const m of text.matchAll(/new Worker\(\s*new URL\("\.\/([^"]+)", import\.meta\.url\)/g)) {
+          found.push(`${dir}/${m[1]}`.slice(1));
+        }
+      }
+    }
+  };
+  await walk("/lib");
+  assert.deepEqual(
+    found.sort(),
+    ["lib/httpbroker/redis_worker.ts", "lib/kafka/producer_worker.ts"],
+    "the workers this test knows of; a new one must be added here and to INCLUDES",
+  );
+  for (const f of found) {
+    assert.ok(INCLUDES.includes(f), `${f} is not in INCLUDES`);
+    await Deno.stat(`${root}${f}`);
+  }
+});
