@@ -67,7 +67,8 @@ export class FlapjackSink {
         for (const l of this.#listeners) l();
       },
       closed: () => {
-        if (this.#connected) this.#logger.warn("lost connection to redis; reconnecting");
+        // The connection closing after close() (the QUIT at shutdown) is no loss.
+        if (this.#connected && !this.#closed) this.#logger.warn("lost connection to redis; reconnecting");
         this.#connected = false;
       },
     });

@@ -156,13 +156,13 @@ export class WorkerRedisLink implements RedisLink {
 
   /** The worker died (an uncaught error): fail what it held, report the connection lost, replace it. */
   #onCrash(worker: Worker, message: string): void {
-    if (worker !== this.#worker || this.#closed) return;
+    if (worker !== this.#worker) return;
     const reason = `redis worker crashed: ${message}`;
     this.#down = reason;
     worker.terminate();
     this.#failPending(reason);
-    // Before start() the crash is reported by init's rejection instead.
-    if (this.#events === undefined) return;
+    // Before start() the crash is reported by init's rejection instead; after close() nothing is replaced.
+    if (this.#events === undefined || this.#closed) return;
     this.#o.logger.error(`${reason}; replacing it`);
     this.#events.closed();
     this.#scheduleRestart();
