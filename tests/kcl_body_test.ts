@@ -91,6 +91,12 @@ Deno.test("kcl-proxy bodies: BOM, invalid UTF-8, U+FFFD and whitespace are refus
         assert.match(res.json.message, /byte order mark/);
       },
     );
+    await t.step("a byte order mark in a chunked body (the streamed reader) is refused the same way", async () => {
+      const res = await post(url, topic, chunked(utf8("\uFEFF" + event("a"))));
+      assert.equal(res.status, 400, res.text);
+      assert.equal(res.json.error_code, 40001);
+      assert.match(res.json.message, /byte order mark/);
+    });
     await t.step("invalid UTF-8 with a Content-Length: 400, nothing buffered", async () => {
       const good = utf8(event("ok"));
       const bad = new Uint8Array([...utf8(event("x").slice(0, -3)), 0xff, 0xfe, ...utf8('"}}')]);

@@ -54,7 +54,9 @@ export async function readBodyBytes(req: Request | Response, maxBytes: number): 
   return out;
 }
 
-const decoder = new TextDecoder("utf-8", { fatal: true });
+// ignoreBOM keeps a leading byte order mark in the text, so it is refused here exactly as the Request.json() fast
+// path refuses it (see malformedJsonError) instead of being skipped only when the body happens to be chunked.
+const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
 /**
  * Reads and parses a JSON body. Throws {@link HttpError}: 415 wrong content type, 413 too large,
@@ -69,6 +71,7 @@ export async function readJsonBody(req: Request, options: ReadBodyOptions): Prom
   } catch {
     throw new HttpError(400, "request body is not valid UTF-8", [], BodyErrorCode.malformedJson);
   }
+  if (text.charCodeAt(0) === 0xfeff) throw bomError();
   if (text.trim() === "") {
     throw new HttpError(400, "request body is empty: expected a JSON value", [], BodyErrorCode.emptyBody);
   }
@@ -88,7 +91,7 @@ export async function readJsonBody(req: Request, options: ReadBodyOptions): Prom
  * On the fast path the text is decoded by Deno, so three edge cases differ from readJsonBody:
  * - invalid UTF-8 becomes U+FFFD instead of a 400: callers that must not accept it look for U+FFFD in what they
  *   keep and answer {@link replacementCharError};
- * - a leading byte order mark is refused (400, see {@link malformedJsonError}) instead of skipped;
+ * - a leading byte order mark is found by the JSON parser (readJsonBody checks for it first); both answer the same 400;
  * - a body of only whitespace is malformed JSON (40001) rather than an empty body (40002).
  */
 export function readJsonBodyFast(req: Request, options: ReadBodyOptions): Promise<unknown> {
@@ -143,14 +146,7 @@ export function checkJsonContentType(headers: Headers): void {
  */
 export function malformedJsonError(err: unknown, text?: string): HttpError {
   const message = err instanceof Error ? err.message : String(err);
-  if (message.includes("\uFEFF")) {
-    return new HttpError(
-      400,
-      "request body starts with a byte order mark (U+FEFF): send JSON without one",
-      [],
-      BodyErrorCode.malformedJson,
-    );
-  }
+  if (message.includes("\uFEFF")) return bomError();
   const where = text === undefined ? message : describeJsonError(message, text);
   return new HttpError(400, `malformed JSON: ${where}`, [], BodyErrorCode.malformedJson);
 }
@@ -160,6 +156,15 @@ export function isJsonContentType(value: string): boolean {
   if (value === "application/json") return true; // the usual value, without the split below
   const base = value.split(";")[0]?.trim().toLowerCase() ?? "";
   return base === "application/json" || (base.startsWith("application/") && base.endsWith("+json"));
+}
+
+function bomError(): HttpError {
+  return new HttpError(
+    400,
+    "request body starts with a byte order mark (U+FEFF): send JSON without one",
+    [],
+    BodyErrorCode.malformedJson,
+  );
 }
 
 function tooLarge(maxBytes: number): HttpError {

@@ -57,6 +57,14 @@ Deno.test("readJsonBody", async (t) => {
     assert.ok(pulled < 10, `read ${pulled} chunks before giving up`);
   });
 
+  await t.step("refuses a leading byte order mark with the same 400 as the Request.json() path", async () => {
+    const body = new Uint8Array([0xef, 0xbb, 0xbf, ...new TextEncoder().encode('{"a":1}')]);
+    const err = await rejection(new Request("http://x/", { method: "POST", headers: json, body }));
+    assert.equal(err.status, 400);
+    assert.equal(err.errorCode, 40001);
+    assert.match(err.message, /byte order mark \(U\+FEFF\)/);
+  });
+
   await t.step("rejects an empty body with 400", async () => {
     const err = await rejection(new Request("http://x/", { method: "POST", headers: json, body: "  " }));
     assert.equal(err.status, 400);
