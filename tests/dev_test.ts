@@ -146,6 +146,8 @@ Deno.test({
       // What the examples sent shows up as activity: routed events, a proxied batch, broker submissions.
       await dev.waitFor(/router +→ segment +app-1 +"Signed Up" +messageId=m-1/, 20_000);
       await dev.waitFor(/router +→ s3-event-logs +app-1/, 20_000);
+      // All three routes, or a late one is printed during the shutdown and the output no longer ends with "stopped.".
+      await dev.waitFor(/router +→ amplitude +app-1/, 20_000);
       await dev.waitFor(/kcl-proxy +→ dev\.events +batch of 1 \(1 normal\)/, 20_000);
       await dev.waitFor(/httpbroker → events +2 submitted: foo-app-01:PING ok, web-01:HTTP ok/, 20_000);
     } finally {
