@@ -58,8 +58,6 @@ Deno.test("kcl-proxy refuses bad config with exit 2 listing every problem", asyn
 
 Deno.test(
   "kcl-proxy subprocess: SIGHUP reloads keys; SIGTERM flushes every class to Kafka and exits 0",
-  // kafkajs in the cluster's process is not used here, but the FFI cluster's threads outlive a test's op tracking.
-  { sanitizeOps: false, sanitizeResources: false },
   async () => {
     using cluster = startKafka(3);
     const topic = uniqueTopic("kcl-cli");
