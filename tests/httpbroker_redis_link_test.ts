@@ -1,16 +1,34 @@
 /**
  * The broker's Redis link against a real redis-server, in both placements (a worker thread, the calling thread):
  * transactions and commands answer like ioredis, errors name the failing command, a killed and restarted Redis is
- * reported and reconnected, and a crashed worker is replaced.
+ * reported and reconnected, a crashed or stuck worker is replaced, and a clean close is not reported as a loss.
  * @module
  */
 import assert from "node:assert/strict";
 import { createLogger } from "../lib/log.ts";
 import { DirectRedisLink } from "../lib/httpbroker/direct_redis.ts";
+import { FlapjackSink } from "../lib/httpbroker/flapjack_sink.ts";
 import type { RedisLink, RedisLinkEvents } from "../lib/httpbroker/redis_link.ts";
 import { RedisWorkerUnavailableError, WorkerRedisLink } from "../lib/httpbroker/worker_redis.ts";
 import { startRedis } from "./_harness/redis.ts";
 import { waitUntil, withTimeout } from "./_harness/wait.ts";
+
+const CRASHING_ENTRY = new URL("./_fixtures/crashing_redis_worker.ts", import.meta.url).href;
+
+/** A worker link on the crashing fixture entry, with its log lines. */
+async function crashingLink(
+  port: number,
+  o: { restartDelayMs: number; callTimeoutMs?: number },
+): Promise<{ link: WorkerRedisLink; logs: string[] }> {
+  const logs: string[] = [];
+  const logger = createLogger({ format: "text", write: (l) => logs.push(l) });
+  const link = await WorkerRedisLink.start({ host: "127.0.0.1", port, database: 0 }, {
+    logger,
+    entry: CRASHING_ENTRY,
+    ...o,
+  });
+  return { link, logs };
+}
 
 /** Counts what a link reports. */
 function recorder(): RedisLinkEvents & { readies: number; closes: number; errors: string[] } {
@@ -70,12 +88,7 @@ for (const thread of ["worker", "main"] as const) {
 
 Deno.test("httpbroker redis worker: a crashed worker fails what it held, is replaced, and reconnects", async () => {
   const redis = await startRedis();
-  const logs: string[] = [];
-  const logger = createLogger({ format: "text", write: (l) => logs.push(l) });
-  const link = await WorkerRedisLink.start(
-    { host: "127.0.0.1", port: redis.port, database: 0 },
-    { logger, entry: new URL("./_fixtures/crashing_redis_worker.ts", import.meta.url).href, restartDelayMs: 50 },
-  );
+  const { link, logs } = await crashingLink(redis.port, { restartDelayMs: 50 });
   const events = recorder();
   try {
     link.start(events);
@@ -94,6 +107,51 @@ Deno.test("httpbroker redis worker: a crashed worker fails what it held, is repl
     await redis.stop();
   }
 });
+
+Deno.test("httpbroker redis worker: a worker that stops answering is taken for dead and replaced", async () => {
+  const redis = await startRedis();
+  const { link, logs } = await crashingLink(redis.port, { restartDelayMs: 50, callTimeoutMs: 300 });
+  const events = recorder();
+  try {
+    link.start(events);
+    await waitUntil(() => events.readies === 1, 5000, "the first connection");
+    // A call the worker never answers must not hang its caller (a submit run, a flush, the shutdown).
+    const other = link.command(["ping"]);
+    await assert.rejects(link.command(["ignore-me"]), /redis worker did not answer within 300 ms/);
+    await assert.doesNotReject(other, "answered before the deadline");
+    assert.equal(events.closes, 1);
+    assert.ok(logs.some((l) => l.includes("did not answer") && l.includes("replacing it")), logs.join("\n"));
+    await waitUntil(() => events.readies === 2, 10_000, "the replacement worker to connect");
+    assert.equal(await link.command(["ping"]), "PONG");
+  } finally {
+    await link.close();
+    await redis.stop();
+  }
+});
+
+for (const thread of ["worker", "main"] as const) {
+  Deno.test(`httpbroker sink (redis on the ${thread} thread): a clean close is not logged as a lost connection`, async () => {
+    const redis = await startRedis();
+    const logs: string[] = [];
+    const logger = createLogger({ format: "text", write: (l) => logs.push(l) });
+    const options = { host: "127.0.0.1", port: redis.port, database: 0 };
+    const link = thread === "worker" ? await WorkerRedisLink.start(options, { logger }) : new DirectRedisLink(options);
+    const sink = new FlapjackSink({ link, ...options, queue: "events", flapjackVersion: 2, logger });
+    try {
+      sink.start();
+      assert.ok(await sink.waitReady(5000), "connected");
+      await sink.submit(["{}"]);
+      await sink.close();
+      // Let a late close event arrive before looking.
+      await new Promise((r) => setTimeout(r, 100));
+      assert.ok(logs.some((l) => l.includes("connected to redis")), logs.join("\n"));
+      assert.ok(!logs.some((l) => l.includes("lost connection")), logs.join("\n"));
+    } finally {
+      await sink.close();
+      await redis.stop();
+    }
+  });
+}
 
 Deno.test("httpbroker redis worker: an entry that cannot load is reported as unavailable", async () => {
   const logger = createLogger({ format: "text", write: () => {} });

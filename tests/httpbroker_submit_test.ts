@@ -47,6 +47,19 @@ async function tick(clock: ManualClock, ...brokers: HttpBroker[]): Promise<void>
   for (const b of brokers) await b.ticker.idle();
 }
 
+/** Waits until the persisted hash holds `n` states; its writes go out in the persistence window (injected clock). */
+async function waitPersisted(clock: ManualClock, reader: Redis, n: number): Promise<void> {
+  await waitUntil(
+    async () => {
+      await clock.advance(100);
+      return (await reader.hlen("events:httpbroker:states")) === n;
+    },
+    5000,
+    `${n} states in the persisted hash`,
+    50,
+  );
+}
+
 /** Everything in the list, oldest first, as Flapjack's processor would take it. */
 async function rpopAll(client: Redis, key = "events"): Promise<Record<string, unknown>[]> {
   const out: Record<string, unknown>[] = [];
@@ -251,16 +264,7 @@ for (const thread of ["worker", "main"] as const) {
 
       await redis.restart(); // comes back empty: --save "" means nothing survived the kill
       await waitUntil(() => b.sink.connected && reader.status === "ready", 10_000, "both clients to reconnect");
-      // The rewrite goes out in the persistence window, which runs on the injected clock.
-      await waitUntil(
-        async () => {
-          await clock.advance(100);
-          return (await reader.hlen("events:httpbroker:states")) === 4;
-        },
-        5000,
-        "the persisted hash to be rewritten from memory",
-        50,
-      );
+      await waitPersisted(clock, reader, 4);
       await tick(clock, b);
       assert.equal(b.submitter.lastOutcome, "submitted");
       const events = await rpopAll(reader);
@@ -313,6 +317,53 @@ Deno.test("httpbroker two instances on one redis: one submission per state per i
     assert.equal(follower.lease?.held, true);
   } finally {
     if (!aStopped) await a.stop();
+    await b.stop();
+    reader.disconnect();
+    await redis.stop();
+  }
+});
+
+Deno.test("httpbroker survives its redis worker crashing: states accepted meanwhile are persisted and submitted", async () => {
+  const redis = await startRedis();
+  const reader = new Redis({ port: redis.port, host: "127.0.0.1", lazyConnect: true });
+  const clock = new ManualClock(T0);
+  const logs: string[] = [];
+  const config = loadHttpBrokerConfig({ server: `127.0.0.1:${redis.port}`, interval: "10s" }, {});
+  const b = await startHttpBroker(config, {
+    logger: createLogger({ format: "text", write: (l) => logs.push(l) }),
+    clock,
+    connectWaitMs: 5000,
+    redisWorker: { entry: new URL("./_fixtures/crashing_redis_worker.ts", import.meta.url).href, restartDelayMs: 200 },
+  });
+  try {
+    await b.ticker.idle();
+    await reader.connect();
+    await postState(b, { entity: "before", check: "x", state: "ok", ttl: 1000 });
+    await clock.advance(100);
+    await b.persistence?.flush();
+
+    await assert.rejects(b.sink.redis.command(["crash-worker"]), /redis worker crashed/);
+    assert.equal(b.sink.connected, false, "the crash is a lost connection");
+    const notReady = await b.handler(new Request("http://broker/ready"));
+    assert.equal(notReady.status, 503);
+    await notReady.body?.cancel();
+    // Accepted while no worker runs.
+    await postState(b, { entity: "during", check: "y", state: "critical", ttl: 1000 });
+    await tick(clock, b);
+    assert.equal(b.submitter.lastOutcome, "redis-down");
+
+    await waitUntil(() => b.sink.connected, 10_000, "the replacement worker to connect");
+    // The reconnection rewrites every state.
+    await waitPersisted(clock, reader, 2);
+    await tick(clock, b);
+    assert.equal(b.submitter.lastOutcome, "submitted");
+    const events = await rpopAll(reader);
+    assert.deepEqual(events.map((e) => `${e.entity}:${e.check}:${e.state}`).sort(), [
+      "before:x:ok",
+      "during:y:critical",
+    ]);
+    assert.ok(logs.some((l) => l.includes("redis worker crashed") && l.includes("replacing it")), logs.join("\n"));
+  } finally {
     await b.stop();
     reader.disconnect();
     await redis.stop();

@@ -21,7 +21,7 @@ import type { RedisLink, RedisLinkOptions } from "./redis_link.ts";
 import { StateStore } from "./state_store.ts";
 import { Submitter } from "./submitter.ts";
 import { Ticker } from "./ticker.ts";
-import { RedisWorkerUnavailableError, WorkerRedisLink } from "./worker_redis.ts";
+import { RedisWorkerUnavailableError, WorkerRedisLink, type WorkerRedisOptions } from "./worker_redis.ts";
 
 /** What the broker is given besides its config. */
 export interface HttpBrokerDeps {
@@ -41,6 +41,8 @@ export interface HttpBrokerDeps {
    * commands (measured: ~5 % more requests per second); `main` keeps it on the calling thread.
    */
   redisThread?: "worker" | "main";
+  /** Settings of the Redis worker (tests: a crashing entry, a short restart delay). */
+  redisWorker?: Pick<WorkerRedisOptions, "entry" | "restartDelayMs" | "callTimeoutMs">;
 }
 
 /** A running broker. */
@@ -73,7 +75,7 @@ export async function startHttpBroker(config: HttpBrokerConfig, deps: HttpBroker
   const metrics = createBrokerMetrics(registry, () => store.size);
   const redisOptions: RedisLinkOptions = { host: config.redisHost, port: config.redisPort, database: config.database };
   const sink = new FlapjackSink({
-    link: await openRedisLink(redisOptions, deps.redisThread ?? "worker", logger),
+    link: await openRedisLink(redisOptions, deps.redisThread ?? "worker", { ...deps.redisWorker, logger }),
     host: config.redisHost,
     port: config.redisPort,
     database: config.database,
@@ -167,10 +169,15 @@ export async function startHttpBroker(config: HttpBrokerConfig, deps: HttpBroker
 }
 
 /** The Redis connection, in a worker unless asked otherwise or the worker cannot run. */
-async function openRedisLink(options: RedisLinkOptions, thread: "worker" | "main", logger: Logger): Promise<RedisLink> {
+async function openRedisLink(
+  options: RedisLinkOptions,
+  thread: "worker" | "main",
+  worker: WorkerRedisOptions,
+): Promise<RedisLink> {
+  const { logger } = worker;
   if (thread === "worker") {
     try {
-      return await WorkerRedisLink.start(options, { logger });
+      return await WorkerRedisLink.start(options, worker);
     } catch (err) {
       if (!(err instanceof RedisWorkerUnavailableError)) throw err;
       // Single-file bundles do not carry the worker entry: same behaviour, a little slower.

@@ -5,6 +5,7 @@
  * @module
  */
 import type { Logger } from "../log.ts";
+import { errorMessage } from "../log.ts";
 import type {
   RedisCommand,
   RedisLink,
@@ -24,13 +25,24 @@ export interface WorkerRedisOptions {
   logger: Logger;
   /** Worker entry instead of redis_worker.ts next to this module (tests). */
   entry?: string;
-  /** Wait before replacing a dead worker (ms); default 1000. */
+  /**
+   * First wait before replacing a dead worker (ms), doubled while replacements keep dying before they connect, up to
+   * 30 s; default 1000.
+   */
   restartDelayMs?: number;
+  /**
+   * How long a call may go unanswered before the worker is taken for dead and replaced (ms); default 30 000, well
+   * above ioredis's own 10 s command timeout, so only a stuck or silently vanished worker trips it.
+   */
+  callTimeoutMs?: number;
 }
+
+const MAX_RESTART_DELAY_MS = 30_000;
 
 interface Pending {
   resolve: (value: unknown) => void;
   reject: (err: Error) => void;
+  timer: ReturnType<typeof setTimeout>;
 }
 
 /** A {@link RedisLink} served by a worker thread. */
@@ -38,18 +50,24 @@ export class WorkerRedisLink implements RedisLink {
   readonly #options: RedisLinkOptions;
   readonly #o: WorkerRedisOptions;
   readonly #pending = new Map<number, Pending>();
+  readonly #callTimeoutMs: number;
   #worker: Worker;
   #nextId = 1;
   #events: RedisLinkEvents | undefined;
   /** Set while no live worker is there to answer (crashed, being replaced, or closed). */
   #down: string | undefined;
+  /** The first worker answered `init`: from then on a dead worker is replaced rather than reported unavailable. */
+  #initialised = false;
   #closed = false;
   #restartTimer: ReturnType<typeof setTimeout> | undefined;
+  #restartDelayMs: number;
 
   private constructor(worker: Worker, options: RedisLinkOptions, o: WorkerRedisOptions) {
     this.#worker = worker;
     this.#options = options;
     this.#o = o;
+    this.#callTimeoutMs = o.callTimeoutMs ?? 30_000;
+    this.#restartDelayMs = o.restartDelayMs ?? 1000;
   }
 
   /**
@@ -61,9 +79,11 @@ export class WorkerRedisLink implements RedisLink {
     try {
       await link.#init();
     } catch (err) {
+      link.#closed = true;
       link.#worker.terminate();
       throw new RedisWorkerUnavailableError(err instanceof Error ? err.message : String(err));
     }
+    link.#initialised = true;
     return link;
   }
 
@@ -78,10 +98,11 @@ export class WorkerRedisLink implements RedisLink {
   #init(): Promise<unknown> {
     const worker = this.#worker;
     worker.onmessage = (e: MessageEvent<RedisWorkerReply>) => this.#onReply(e.data);
-    worker.onmessageerror = () => this.#o.logger.error("redis worker sent an unreadable message");
+    // A reply that cannot be read leaves a call unanswered for good: treat it like a crash.
+    worker.onmessageerror = () => this.#onDeath(worker, "redis worker sent an unreadable message");
     worker.onerror = (e: ErrorEvent) => {
       e.preventDefault();
-      this.#onCrash(worker, e.message);
+      this.#onDeath(worker, `redis worker crashed: ${e.message}`);
     };
     this.#down = undefined;
     return this.#call({ t: "init", id: 0, options: this.#options });
@@ -89,7 +110,9 @@ export class WorkerRedisLink implements RedisLink {
 
   start(events: RedisLinkEvents): void {
     this.#events = events;
-    this.#post({ t: "start" });
+    // While a replacement is pending, it posts `start` itself once it is up.
+    if (this.#down === undefined) this.#post({ t: "start" });
+    else this.#scheduleRestart();
   }
 
   async transaction(commands: RedisCommand[]): Promise<unknown[]> {
@@ -106,6 +129,7 @@ export class WorkerRedisLink implements RedisLink {
     if (this.#closed) return;
     this.#closed = true;
     if (this.#restartTimer !== undefined) clearTimeout(this.#restartTimer);
+    this.#restartTimer = undefined;
     if (this.#down === undefined) await this.#call({ t: "close", id: 0 }).catch(() => {});
     this.#down = "redis connection closed";
     this.#failPending(this.#down);
@@ -115,8 +139,13 @@ export class WorkerRedisLink implements RedisLink {
   #call(req: Extract<RedisWorkerRequest, { id: number }>): Promise<unknown> {
     if (this.#down !== undefined) return Promise.reject(new Error(this.#down));
     const id = this.#nextId++;
+    const worker = this.#worker;
     return new Promise((resolve, reject) => {
-      this.#pending.set(id, { resolve, reject });
+      const timer = setTimeout(
+        () => this.#onDeath(worker, `redis worker did not answer within ${this.#callTimeoutMs} ms`),
+        this.#callTimeoutMs,
+      );
+      this.#pending.set(id, { resolve, reject, timer });
       this.#post({ ...req, id });
     });
   }
@@ -132,11 +161,13 @@ export class WorkerRedisLink implements RedisLink {
         const p = this.#pending.get(r.id);
         if (p === undefined) return;
         this.#pending.delete(r.id);
+        clearTimeout(p.timer);
         if (r.t === "reply") p.resolve(r.value);
         else p.reject(new Error(r.error));
         return;
       }
       case "ready":
+        this.#restartDelayMs = this.#o.restartDelayMs ?? 1000;
         this.#events?.ready();
         return;
       case "closed":
@@ -151,35 +182,46 @@ export class WorkerRedisLink implements RedisLink {
   #failPending(reason: string): void {
     const pending = [...this.#pending.values()];
     this.#pending.clear();
-    for (const p of pending) p.reject(new Error(reason));
+    for (const p of pending) {
+      clearTimeout(p.timer);
+      p.reject(new Error(reason));
+    }
   }
 
-  /** The worker died (an uncaught error): fail what it held, report the connection lost, replace it. */
-  #onCrash(worker: Worker, message: string): void {
-    if (worker !== this.#worker) return;
-    const reason = `redis worker crashed: ${message}`;
+  /**
+   * The worker died (an uncaught error), sent something unreadable or stopped answering: fail what it held, report
+   * the connection lost, replace it.
+   */
+  #onDeath(worker: Worker, reason: string): void {
+    if (worker !== this.#worker || this.#down !== undefined) return;
     this.#down = reason;
     worker.terminate();
     this.#failPending(reason);
-    // Before start() the crash is reported by init's rejection instead; after close() nothing is replaced.
-    if (this.#events === undefined || this.#closed) return;
-    this.#o.logger.error(`${reason}; replacing it`);
-    this.#events.closed();
+    // Before the first init answered, start() reports the worker unavailable; after close() nothing is replaced.
+    if (!this.#initialised || this.#closed) return;
+    this.#o.logger.error(`${reason}; replacing it`, { inMs: this.#restartDelayMs });
+    this.#events?.closed();
     this.#scheduleRestart();
   }
 
   #scheduleRestart(): void {
+    if (this.#restartTimer !== undefined || this.#closed) return;
+    const delay = this.#restartDelayMs;
+    this.#restartDelayMs = Math.min(delay * 2, MAX_RESTART_DELAY_MS);
     this.#restartTimer = setTimeout(() => {
       this.#restartTimer = undefined;
       if (this.#closed) return;
-      this.#worker = WorkerRedisLink.#spawn(this.#o);
-      this.#init().then(
-        () => this.#post({ t: "start" }),
-        () => {
-          // #onCrash already logged and scheduled the next attempt if the new worker died too.
-          if (this.#down === undefined) this.#scheduleRestart();
-        },
-      );
-    }, this.#o.restartDelayMs ?? 1000);
+      try {
+        this.#worker = WorkerRedisLink.#spawn(this.#o);
+      } catch (err) {
+        this.#o.logger.error("starting a redis worker failed", { error: errorMessage(err) });
+        this.#scheduleRestart();
+        return;
+      }
+      // A failed init is a death: #onDeath has logged it and scheduled the next attempt.
+      this.#init().catch(() => {});
+      // Right behind init, so no command reaches the new worker's client before its events are wired.
+      if (this.#events !== undefined) this.#post({ t: "start" });
+    }, delay);
   }
 }

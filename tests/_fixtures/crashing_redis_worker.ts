@@ -1,6 +1,7 @@
 /**
- * The real Redis worker entry, plus one command that kills the worker with an uncaught error, as a bug in ioredis
- * would (tests/httpbroker_redis_link_test.ts).
+ * The real Redis worker entry, plus two commands that break it: `crash-worker` kills the worker with an uncaught
+ * error, as a bug in ioredis would; `ignore-me` is never answered, as by a stuck worker
+ * (tests/httpbroker_redis_link_test.ts, tests/httpbroker_submit_test.ts).
  * @module
  */
 /// <reference lib="deno.worker" />
@@ -17,5 +18,6 @@ self.onmessage = (e: MessageEvent<RedisWorkerRequest>) => {
     }, 0);
     return;
   }
+  if (e.data.t === "cmd" && e.data.command[0] === "ignore-me") return;
   real?.(e);
 };
