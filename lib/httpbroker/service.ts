@@ -76,9 +76,7 @@ export async function startHttpBroker(config: HttpBrokerConfig, deps: HttpBroker
   const redisOptions: RedisLinkOptions = { host: config.redisHost, port: config.redisPort, database: config.database };
   const sink = new FlapjackSink({
     link: await openRedisLink(redisOptions, deps.redisThread ?? "worker", { ...deps.redisWorker, logger }),
-    host: config.redisHost,
-    port: config.redisPort,
-    database: config.database,
+    ...redisOptions,
     queue: config.queue,
     flapjackVersion: config.flapjackVersion,
     logger,

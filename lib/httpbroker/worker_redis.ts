@@ -81,7 +81,7 @@ export class WorkerRedisLink implements RedisLink {
     } catch (err) {
       link.#closed = true;
       link.#worker.terminate();
-      throw new RedisWorkerUnavailableError(err instanceof Error ? err.message : String(err));
+      throw new RedisWorkerUnavailableError(errorMessage(err));
     }
     link.#initialised = true;
     return link;
