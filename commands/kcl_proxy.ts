@@ -30,6 +30,7 @@ Flags (each also set by its environment variable; flags win):
       --shutdown-timeout string        KCL_SHUTDOWN_TIMEOUT       time to flush buffers on SIGTERM (default 10s)
       --low-buffer string              KCL_LOW_BUFFER             low priority buffer size (default 10000)
       --normal-buffer string           KCL_NORMAL_BUFFER          normal/high priority buffer size (default 50000)
+      --kafka-compression string       KCL_KAFKA_COMPRESSION      batch codec: none, gzip, snappy, lz4, zstd (default none)
       --debug                          KCL_DEBUG                  debug logging
   -h, --help                                                      help for kcl-proxy
 `;

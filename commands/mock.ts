@@ -26,6 +26,7 @@ Names may contain spaces; the topic follows the last colon. Takes the same flags
 Flags:
       --retry               retry failed produces through the retry topic, then dead-letter them to S3
       --disable-cache-ttl   accepted for compatibility (the mock source never changes)
+      --kafka-compression   codec of produced batches (ER_KAFKA_COMPRESSION)
       --debug               debug logs
   -h, --help                help for this command
 `,

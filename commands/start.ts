@@ -21,6 +21,7 @@ const ENVIRONMENT = `Environment:
   CLICKSTREAM_RETRY_S3_PATH_PREFIX      dead-letter key prefix (alias ER_CLICKSTREAM_RETRY_S3_PATH_PREFIX)
   ER_CACHE_TTL_MIN                      integration cache TTL in minutes (default 5)
   ER_DISABLE_CACHE_TTL                  keep cache entries until SSE replaces them (default false)
+  ER_KAFKA_COMPRESSION                  codec of produced batches: none, gzip, snappy, lz4, zstd (default none)
   ER_DEBUG                              debug logs (default false)
   AWS_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_ENDPOINT_URL_S3   S3 client for dead letters`;
 
@@ -28,6 +29,7 @@ const FLAGS = `Flags:
       --retry               retry failed produces through the retry topic, then dead-letter them to S3
       --disable-sse         do not subscribe to Houston's SSE broadcast
       --disable-cache-ttl   keep cache entries until an SSE event replaces them
+      --kafka-compression   codec of produced batches (ER_KAFKA_COMPRESSION)
       --debug               debug logs
   -h, --help                help for this command`;
 

@@ -8,6 +8,7 @@ import type { Env } from "./parse.ts";
 import { parseConfig, pickEnv } from "./parse.ts";
 import { boolean, duration, hostPortList, integer, optional, port, required, text, withDefault } from "./fields.ts";
 import { parseFlags } from "./flags.ts";
+import { type CompressionCodec, parseCompressionCodec } from "../kafka/compression/codec.ts";
 
 /** Typed configuration of the proxy. */
 export interface KclProxyConfig {
@@ -26,6 +27,8 @@ export interface KclProxyConfig {
   lowBuffer: number;
   /** Capacity of the normal (and high) priority buffer. */
   normalBuffer: number;
+  /** Codec of the record batches the proxy writes. */
+  compression: CompressionCodec;
 }
 
 const hostList = (s: string): string[] => {
@@ -47,6 +50,7 @@ const schema = z.object({
   debug: withDefault("true or false", boolean, false),
   lowBuffer: withDefault("events, integer ≥ 1", integer(1, 10_000_000), 10_000),
   normalBuffer: withDefault("events, integer ≥ 1", integer(1, 10_000_000), 50_000),
+  compression: withDefault("none, gzip, snappy, lz4 or zstd", parseCompressionCodec, "none"),
 });
 
 /** Env variable and flag of each field. */
@@ -62,6 +66,7 @@ const SOURCES: Record<keyof KclProxyConfig, { env: string; flag: string; boolean
   debug: { env: "KCL_DEBUG", flag: "debug", boolean: true },
   lowBuffer: { env: "KCL_LOW_BUFFER", flag: "low-buffer" },
   normalBuffer: { env: "KCL_NORMAL_BUFFER", flag: "normal-buffer" },
+  compression: { env: "KCL_KAFKA_COMPRESSION", flag: "kafka-compression" },
 };
 
 /** The flag definitions, for parseFlags and the help text. */

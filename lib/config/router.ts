@@ -4,6 +4,7 @@
  * @module
  */
 import { z } from "zod";
+import { type CompressionCodec, parseCompressionCodec } from "../kafka/compression/codec.ts";
 import { UsageError } from "./errors.ts";
 import { boolean, hostPortList, httpUrl, integer, optional, port, required, text, withDefault } from "./fields.ts";
 import { parseFlags } from "./flags.ts";
@@ -48,6 +49,8 @@ export interface RouterConfig {
   source: IntegrationSourceConfig;
   /** Cache entry lifetime in ms, or undefined when entries live until SSE replaces them. */
   cacheTtlMs: number | undefined;
+  /** Codec of the record batches the router writes (integration topics and the retry lane). */
+  compression: CompressionCodec;
 }
 
 /** Kafka topic names: what the broker accepts. */
@@ -97,6 +100,7 @@ export const ROUTER_FLAGS = {
   "retry": { type: "boolean" },
   "disable-cache-ttl": { type: "boolean" },
   "debug": { type: "boolean" },
+  "kafka-compression": { type: "string" },
 } as const;
 
 /**
@@ -158,6 +162,7 @@ export function loadRouterConfig(args: string[], env: Env, mode: "start" | "mock
     integrations: mode === "mock"
       ? required("Name:topic,Other Name:other", parseIntegrationList)
       : z.unknown().transform(() => undefined),
+    compression: withDefault("none, gzip, snappy, lz4 or zstd", parseCompressionCodec, "none"),
   });
   const raw = {
     debug: values["debug"] === true ? "true" : pickEnv(env, "ER_DEBUG"),
@@ -179,6 +184,7 @@ export function loadRouterConfig(args: string[], env: Env, mode: "start" | "mock
     cacheTtlMin: pickEnv(env, "ER_CACHE_TTL_MIN"),
     disableCacheTtl: values["disable-cache-ttl"] === true ? "true" : pickEnv(env, "ER_DISABLE_CACHE_TTL"),
     integrations: positionals[0],
+    compression: values["kafka-compression"] ?? pickEnv(env, "ER_KAFKA_COMPRESSION"),
   };
   const labels: Record<string, string> = {
     debug: "ER_DEBUG",
@@ -200,6 +206,7 @@ export function loadRouterConfig(args: string[], env: Env, mode: "start" | "mock
     cacheTtlMin: "ER_CACHE_TTL_MIN",
     disableCacheTtl: "ER_DISABLE_CACHE_TTL",
     integrations: "mock integrations argument",
+    compression: values["kafka-compression"] !== undefined ? "--kafka-compression" : "ER_KAFKA_COMPRESSION",
   };
   const c = parseConfig(schema, raw, labels);
 
@@ -244,5 +251,6 @@ export function loadRouterConfig(args: string[], env: Env, mode: "start" | "mock
     retry: retryConfig,
     source,
     cacheTtlMs: c.disableCacheTtl ? undefined : c.cacheTtlMin * 60_000,
+    compression: c.compression,
   };
 }

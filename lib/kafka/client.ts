@@ -6,6 +6,7 @@
 import { Kafka, logLevel } from "kafkajs";
 import type { LogEntry, RetryOptions } from "kafkajs";
 import type { Logger } from "../log.ts";
+import { registerKafkajsCodecs } from "./kafkajs/codecs.ts";
 
 /** Options of {@link createKafka}. */
 export interface CreateKafkaOptions {
@@ -25,7 +26,7 @@ export interface CreateKafkaOptions {
  * Creates a kafkajs {@link Kafka} client whose log lines go to `logger` with `component: "kafkajs"`.
  * kafkajs INFO and DEBUG become debug lines (kafkajs is chatty at INFO), WARN stays warn, ERROR stays error except
  * for failures kafkajs is about to retry (connection errors, entries carrying `retryCount`), which are warn: the
- * wrappers in this folder log the final outcome at error.
+ * wrappers in this folder log the final outcome at error. Registers the codecs of every Kafka compression type.
  *
  * @example
  * ```ts
@@ -34,6 +35,8 @@ export interface CreateKafkaOptions {
  * ```
  */
 export function createKafka(opts: CreateKafkaOptions): Kafka {
+  // Consumers must read batches of every codec that producers use.
+  registerKafkajsCodecs();
   const log = opts.logger.child({ component: "kafkajs", clientId: opts.clientId });
   return new Kafka({
     clientId: opts.clientId,

@@ -8,6 +8,7 @@ import type { Clock, TimerId } from "../clock.ts";
 import { systemClock } from "../clock.ts";
 import type { Logger } from "../log.ts";
 import { errorMessage } from "../log.ts";
+import { type UndecodableBatch, undecodableBatchOf } from "./kafkajs/codecs.ts";
 
 /** A message handed to {@link AckConsumerOptions.handle}. */
 export interface ConsumedMessage {
@@ -61,6 +62,34 @@ export interface AckConsumerOptions {
   retryInitialMs?: number;
   /** Longest delay between retries of a failed message; default 30000 ms. */
   retryMaxMs?: number;
+  /**
+   * Called when a record batch cannot be decoded (corrupt, unknown codec). The consumer then stops for good with an
+   * {@link UndecodableBatchError} as its {@link AckConsumer.failure}, after finishing the messages before it.
+   */
+  onUndecodableBatch?: (error: UndecodableBatchError) => void;
+}
+
+/**
+ * A record batch the consumer cannot decode. Skipping it would lose its records silently, so the consumer stops and
+ * the operator decides: the message says which offset to move the group to.
+ */
+export class UndecodableBatchError extends Error {
+  readonly topic: string;
+  readonly partition: number;
+  readonly batch: UndecodableBatch;
+
+  constructor(groupId: string, topic: string, partition: number, batch: UndecodableBatch) {
+    const next = /^[0-9]+$/.test(batch.lastOffset) ? nextOffset(batch.lastOffset) : "?";
+    super(
+      `cannot decode the record batch of ${topic} partition ${partition} at offset ${batch.firstOffset}` +
+        ` (offsets ${batch.firstOffset}-${batch.lastOffset}): ${batch.reason}; nothing from this offset on was routed.` +
+        ` To skip the batch, reset group ${groupId} on ${topic}:${partition} to offset ${next}`,
+    );
+    this.name = "UndecodableBatchError";
+    this.topic = topic;
+    this.partition = partition;
+    this.batch = batch;
+  }
 }
 
 /** Options of {@link AckConsumer.stop}. */
@@ -249,6 +278,21 @@ export class AckConsumer {
     const count = messages.length;
     if (count === 0) return;
     const { topic, partition } = batch;
+    if (this.#failure !== null) {
+      // Stopped for good: hand out nothing more, and stop fetching what would be refused anyway.
+      payload.pause();
+      return;
+    }
+    // Messages after an undecodable batch wait behind it, as the batch's own records would.
+    let end = count;
+    let undecodable: UndecodableBatch | undefined;
+    for (let i = 0; i < count; i++) {
+      undecodable = undecodableBatchOf(messages[i]!.headers);
+      if (undecodable !== undefined) {
+        end = i;
+        break;
+      }
+    }
     const log = this.#log;
     const stopping = this.#stopping.signal;
     /** Aborted when this batch must wind down: stopping, rebalance, or a failed heartbeat. */
@@ -320,7 +364,7 @@ export class AckConsumer {
     };
 
     const worker = async () => {
-      while (nextIndex < count && canContinue()) {
+      while (nextIndex < end && canContinue()) {
         const index = nextIndex++;
         if (await this.#handleUntilDone(messages[index]!, topic, partition, abandon.signal, canContinue)) {
           done[index] = 1;
@@ -338,7 +382,7 @@ export class AckConsumer {
     scheduleTick();
     try {
       const workers: Promise<void>[] = [];
-      for (let w = Math.min(this.#concurrency, count); w > 0; w--) workers.push(worker());
+      for (let w = Math.min(this.#concurrency, end); w > 0; w--) workers.push(worker());
       // After stop's deadline, handlers still running are left behind: their messages stay uncommitted.
       await Promise.race([Promise.all(workers), deadline]);
     } finally {
@@ -350,8 +394,14 @@ export class AckConsumer {
       await commitDone();
     }
 
+    if (undecodable !== undefined && this.#failure === null) {
+      const error = new UndecodableBatchError(this.#opts.groupId, topic, partition, undecodable);
+      this.#failure = error;
+      payload.pause();
+      this.#opts.onUndecodableBatch?.(error);
+    }
     if (stopping.aborted) {
-      for (let i = 0; i < count; i++) {
+      for (let i = 0; i < end; i++) {
         if (done[i] !== 1) this.#pending.push({ topic, partition, offset: messages[i]!.offset });
       }
     }

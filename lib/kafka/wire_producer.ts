@@ -10,6 +10,7 @@
 import { type Clock, systemClock } from "../clock.ts";
 import type { Logger } from "../log.ts";
 import { errorMessage } from "../log.ts";
+import type { CompressionCodec } from "./compression/codec.ts";
 import type { Delivery, OutboundRecord } from "./producer.ts";
 import { BrokerConnection } from "./wire/connection.ts";
 import { ErrorCode, isRetriable, KafkaConnectionError, KafkaProtocolError } from "./wire/errors.ts";
@@ -66,6 +67,8 @@ export interface WireProducerOptions {
   maxBatchBytes?: number;
   /** Partition leadership is looked up again after this long even without errors (default 300000 ms). */
   metadataMaxAgeMs?: number;
+  /** Codec of every record batch written (default none); a batch that would not shrink goes uncompressed. */
+  compression?: CompressionCodec;
   /** Source of randomness for retry jitter (tests). */
   random?: () => number;
 }
@@ -368,6 +371,7 @@ export class WireProducer {
         this.#clock.now(),
         sizeHint,
         maxBatchBytes,
+        this.#opts.compression,
       );
       // What this request carries, per topic and partition; the rest stays in `topics` for the next one.
       const sent: BrokerBatch = new Map();

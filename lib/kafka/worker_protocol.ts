@@ -10,7 +10,7 @@ import type { WireProducerOptions } from "./wire_producer.ts";
 export type WorkerClientSettings = Pick<WireProducerOptions, "connectionTimeoutMs" | "requestTimeoutMs" | "retry">;
 
 /** Settings of one producer the worker owns. */
-export type WorkerProducerSettings = Pick<WireProducerOptions, "acks" | "timeoutMs" | "retries">;
+export type WorkerProducerSettings = Pick<WireProducerOptions, "acks" | "timeoutMs" | "retries" | "compression">;
 
 /** Main thread to worker. */
 export type WorkerRequest =

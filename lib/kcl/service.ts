@@ -252,6 +252,7 @@ async function connectProducers(config: KclProxyConfig, deps: KclProxyDeps, logg
     acks: -1,
     retries: deps.producerRetries,
     timeoutMs: deps.produceTimeoutMs,
+    compression: config.compression,
   };
   try {
     if (deps.producerThread !== "main") {

@@ -34,6 +34,8 @@ export interface RouterMetrics {
   bytesProduced: Tally;
   lookupFailures: Counter;
   s3Failures: Counter;
+  /** `event_router_undecodable_batches{topic,partition}`: record batches the consumer could not decode. */
+  undecodableBatches: Counter<"topic" | "partition">;
   routeSeconds: Histogram;
 }
 
@@ -103,6 +105,11 @@ export function createRouterMetrics(registry: Registry): RouterMetrics {
     bytesProduced: tallied(registry, "event_router_bytes_produced", "Bytes of message values produced"),
     lookupFailures: counter("event_router_houston_lookup_failures", "Failed Houston lookups"),
     s3Failures: counter("event_router_s3_upload_failures", "Failed S3 dead-letter uploads (retried)"),
+    undecodableBatches: counter(
+      "event_router_undecodable_batches",
+      "Consumed record batches that could not be decoded (corrupt, unknown codec); the router stops on one",
+      ["topic", "partition"],
+    ),
     routeSeconds: new Histogram({
       name: "event_router_route_seconds",
       help: "Time from consuming a message to every produce being acknowledged",

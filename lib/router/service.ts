@@ -8,8 +8,8 @@ import type { Clock } from "../clock.ts";
 import { systemClock } from "../clock.ts";
 import type { RouterConfig } from "../config/router.ts";
 import { createKafka } from "../kafka/client.ts";
-import { AckConsumer } from "../kafka/consumer.ts";
-import { DeliveryProducer } from "../kafka/producer.ts";
+import { AckConsumer, type UndecodableBatchError } from "../kafka/consumer.ts";
+import { WireProducer } from "../kafka/wire_producer.ts";
 import type { Logger } from "../log.ts";
 import { errorMessage } from "../log.ts";
 import { createRegistry, type Registry } from "../metrics.ts";
@@ -44,9 +44,9 @@ export interface RouterDeps {
   concurrency?: number;
   /** Partitions whose batches are routed at the same time; default 4. */
   partitionsConsumedConcurrently?: number;
-  /** kafkajs retries of a failed produce before it counts as failed (default kafkajs' 5). */
+  /** Retries of a failed produce before it counts as failed (default 5). */
   producerRetries?: number;
-  /** kafkajs client id; default `event-router`. */
+  /** Kafka client id; default `event-router`. */
   clientId?: string;
 }
 
@@ -119,17 +119,19 @@ export async function startRouter(config: RouterConfig, deps: RouterDeps): Promi
     },
   });
 
-  const kafka = createKafka({
+  const clientId = deps.clientId ?? "event-router";
+  // The per-produce timeout also bounds every request; the floor keeps the consumer's 1 s long-poll fetches valid.
+  const requestTimeoutMs = Math.max(config.messageTimeoutMs, 1500);
+  const kafka = createKafka({ brokers: config.bootstrapServers, clientId, logger, requestTimeoutMs });
+  const producer = new WireProducer({
     brokers: config.bootstrapServers,
-    clientId: deps.clientId ?? "event-router",
+    clientId,
     logger,
-    // The per-produce timeout also bounds every request; the floor keeps the consumer's 1 s long-poll fetches valid.
-    requestTimeoutMs: Math.max(config.messageTimeoutMs, 1500),
-  });
-  const producer = new DeliveryProducer(kafka, {
-    logger,
+    clock,
     timeoutMs: config.messageTimeoutMs,
+    requestTimeoutMs,
     retries: deps.producerRetries,
+    compression: config.compression,
   });
   await producer.connect();
   const batcher = new ProduceBatcher(producer);
@@ -141,8 +143,7 @@ export async function startRouter(config: RouterConfig, deps: RouterDeps): Promi
     retryLane = new RetryLane({
       topic: config.retry.topic,
       maxRetries: config.maxRetries,
-      // Unbatched: kafkajs fails a whole send when one topic fails, and a hand-over must not share the fate of
-      // the records that just failed (nor a healthy retry that of a broken integration).
+      // Unbatched: a hand-over must not wait behind, or share a request with, the records that just failed.
       sender: producer,
       deadLetters,
       cache,
@@ -163,6 +164,8 @@ export async function startRouter(config: RouterConfig, deps: RouterDeps): Promi
     signal: stopping.signal,
   });
 
+  const onUndecodableBatch = (e: UndecodableBatchError) =>
+    metrics.undecodableBatches.inc({ topic: e.topic, partition: String(e.partition) });
   // High enough that a whole fetched batch (about 1 MB per partition) is routed at once, so its produces leave
   // together instead of in several rounds.
   const concurrency = deps.concurrency ?? 10_000;
@@ -176,6 +179,7 @@ export async function startRouter(config: RouterConfig, deps: RouterDeps): Promi
     // Several partitions at once, so a message waiting on Houston stalls only its own partition.
     partitionsConsumedConcurrently: deps.partitionsConsumedConcurrently ?? 4,
     handle: (msg) => router.handle(msg),
+    onUndecodableBatch,
   });
   let retryConsumer: AckConsumer | undefined;
   if (retryLane !== undefined && config.retry !== undefined) {
@@ -188,6 +192,7 @@ export async function startRouter(config: RouterConfig, deps: RouterDeps): Promi
       clock,
       concurrency,
       handle: (msg) => lane.handle(msg),
+      onUndecodableBatch,
     });
   }
 

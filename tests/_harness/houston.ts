@@ -251,6 +251,7 @@ export interface RouterTestSetup {
   cacheTtlMs?: number;
   flushTimeoutMs?: number;
   messageTimeoutMs?: number;
+  compression?: RouterConfig["compression"];
 }
 
 /** A {@link RouterConfig} for tests (what `loadRouterConfig` would build from the equivalent env). */
@@ -281,6 +282,7 @@ export function routerTestConfig(s: RouterTestSetup): RouterConfig {
       auth: s.login ?? { apiKey: s.apiKey ?? s.houston.opts.apiKey ?? "" },
     },
     cacheTtlMs: s.cacheTtlMs,
+    compression: s.compression ?? "none",
   };
 }
 

@@ -48,6 +48,11 @@ export interface KcatProduceOptions {
   partition?: number;
   /** Default 15000 ms. */
   timeoutMs?: number;
+  /**
+   * Compress the batches with this codec (`-z`). kcat lingers 50 ms so batches hold many messages: librdkafka sends
+   * a batch uncompressed when compression would not shrink it.
+   */
+  compression?: "gzip" | "snappy" | "lz4" | "zstd";
 }
 
 const decoder = new TextDecoder();
@@ -111,6 +116,7 @@ export async function kcatProduce(
   const args = ["-b", bootstrap, "-P", "-t", topic, "-K", KEY_DELIMITER, "-D", MESSAGE_DELIMITER, "-q"];
   args.push("-X", `message.timeout.ms=${timeoutMs}`);
   if (opts.partition !== undefined) args.push("-p", String(opts.partition));
+  if (opts.compression !== undefined) args.push("-z", opts.compression, "-X", "linger.ms=50");
   for (const [name, value] of Object.entries(opts.headers ?? {})) args.push("-H", `${name}=${value}`);
   const result = await runKcat(args, new TextEncoder().encode(input), timeoutMs + 5_000);
   if (result.timedOut || result.code !== 0) {
@@ -119,6 +125,33 @@ export async function kcatProduce(
         stderrSuffix(result.stderr),
     );
   }
+}
+
+/** One record batch as kcat (librdkafka) fetched it. */
+export interface KcatBatch {
+  partition: number;
+  messages: number;
+  /** `uncompressed`, `gzip`, `snappy`, `lz4` or `zstd`, as librdkafka names the batch's codec. */
+  codec: string;
+}
+
+/**
+ * The record batches `topic` holds now and the codec of each, from librdkafka's own account of what it fetched
+ * (`kcat -d msg`), so a test can show that data really was compressed on the topic.
+ */
+export async function kcatBatches(bootstrap: string, topic: string, timeoutMs = 15_000): Promise<KcatBatch[]> {
+  const args = ["-b", bootstrap, "-C", "-t", topic, "-o", "beginning", "-e", "-q", "-d", "msg"];
+  const result = await runKcat(args, undefined, timeoutMs);
+  if (result.timedOut || result.code !== 0) {
+    throw new Error(`kcat -C -d msg -t ${topic} failed${stderrSuffix(result.stderr)}`);
+  }
+  const batches: KcatBatch[] = [];
+  const pattern = /Enqueue (\d+) message\(s\) .* on (\S+) \[(\d+)\] fetch queue \(.*, (\w+)\)$/;
+  for (const line of result.stderr.split("\n")) {
+    const m = pattern.exec(line);
+    if (m !== null && m[2] === topic) batches.push({ partition: Number(m[3]), messages: Number(m[1]), codec: m[4]! });
+  }
+  return batches;
 }
 
 interface KcatResult {

@@ -18,6 +18,7 @@ export function kclTestConfig(bootstrapServers: string[], overrides: Partial<Kcl
     debug: false,
     lowBuffer: 10_000,
     normalBuffer: 50_000,
+    compression: "none",
     ...overrides,
   };
 }

@@ -94,6 +94,11 @@ export class ByteWriter {
     return this;
   }
 
+  /** Writes `v` (int16) at an earlier position, e.g. flags decided only at the end. */
+  int16At(at: number, v: number): void {
+    this.#view.setInt16(at, v);
+  }
+
   /** Writes `v` (int32) at an earlier position, e.g. a length known only at the end. */
   int32At(at: number, v: number): void {
     this.#view.setInt32(at, v);

@@ -3,6 +3,7 @@
  * batches — encoded straight into one buffer per request, and their responses decoded with bounds checks.
  * @module
  */
+import { CODEC_ID, type CompressionCodec, compress } from "../compression/codec.ts";
 import { ByteReader, ByteWriter, varintSize } from "./bytes.ts";
 import { crc32c } from "./crc32c.ts";
 
@@ -39,10 +40,19 @@ export function endRequest(w: ByteWriter): Uint8Array {
 }
 
 /**
- * Appends one record batch (magic 2, uncompressed, no producer id) holding `records[indices[from]]`,
- * `records[indices[from + 1]]`, … in order, all with `timestamp` as their create time. Stops before the record that
- * would take the batch past `maxBytes` (a first record is always written, however large) and returns how many
- * records it holds.
+ * Appends one record batch (magic 2, no producer id) holding `records[indices[from]]`, `records[indices[from + 1]]`,
+ * … in order, all with `timestamp` as their create time. Stops before the record that would take the batch past
+ * `maxBytes` uncompressed (a first record is always written, however large) and returns how many records it holds.
+ * With a `compression` codec the records section is compressed, unless that does not make it smaller (as librdkafka
+ * does).
+ *
+ * Layout (KIP-98):
+ * ```
+ * baseOffset i64, batchLength i32, partitionLeaderEpoch i32, magic i8 = 2,
+ * crc u32 (CRC-32C of everything after it), attributes i16 (bits 0-2: codec), lastOffsetDelta i32,
+ * baseTimestamp i64, maxTimestamp i64, producerId i64, producerEpoch i16, baseSequence i32,
+ * recordCount i32, records (compressed as one block when the codec is not none)
+ * ```
  */
 export function writeRecordBatch(
   w: ByteWriter,
@@ -51,6 +61,7 @@ export function writeRecordBatch(
   timestamp: number,
   from = 0,
   maxBytes = Infinity,
+  compression: CompressionCodec = "none",
 ): number {
   const start = w.pos;
   w.int64(0); // base offset: assigned by the broker
@@ -61,13 +72,15 @@ export function writeRecordBatch(
   const crcAt = w.pos;
   w.uint32(0);
   const crcFrom = w.pos;
-  w.int16(0); // attributes: no compression, create time, not transactional, not control
+  const attributesAt = w.pos;
+  w.int16(0); // attributes: no compression (yet), create time, not transactional, not control
   const lastDeltaAt = w.pos;
   w.int32(0);
   w.int64(timestamp).int64(timestamp);
   w.int64(-1).int16(-1).int32(-1); // producer id, epoch, base sequence: not idempotent
   const countAt = w.pos;
   w.int32(0);
+  const recordsAt = w.pos;
   let n = 0;
   for (let k = from; k < indices.length; k++, n++) {
     const recordAt = w.pos;
@@ -75,6 +88,14 @@ export function writeRecordBatch(
     if (n > 0 && w.pos - start > maxBytes) {
       w.pos = recordAt; // this record goes into the next batch
       break;
+    }
+  }
+  if (compression !== "none") {
+    const packed = compress(compression, w.buffer.subarray(recordsAt, w.pos));
+    if (packed.length < w.pos - recordsAt) {
+      w.pos = recordsAt;
+      w.raw(packed);
+      w.int16At(attributesAt, CODEC_ID[compression]);
     }
   }
   w.int32At(lastDeltaAt, n - 1);
@@ -128,8 +149,15 @@ export interface EncodedProduce {
 
 /**
  * Encodes a Produce v3 request for `topics` (topic → partitions) of `records`. `timeoutMs` is how long the broker
- * may wait for in-sync replicas; each partition's batch is kept within `maxBatchBytes` (see
- * {@link writeRecordBatch}), and `counts` says how many of its records it took.
+ * may wait for in-sync replicas; each partition's batch is kept within `maxBatchBytes` and compressed with
+ * `compression` (see {@link writeRecordBatch}), and `counts` says how many of its records it took.
+ *
+ * Layout:
+ * ```
+ * request header v1: size i32, apiKey i16 = 0, apiVersion i16 = 3, correlationId i32, clientId string
+ * transactionalId nullable string, acks i16, timeoutMs i32,
+ * [topic string, [partition i32, recordSet (size i32, one record batch)]]
+ * ```
  */
 export function encodeProduce(
   correlationId: number,
@@ -141,6 +169,7 @@ export function encodeProduce(
   timestamp: number,
   sizeHint: number,
   maxBatchBytes = Infinity,
+  compression: CompressionCodec = "none",
 ): EncodedProduce {
   const w = beginRequest(ApiKey.Produce, API_VERSION.Produce, correlationId, clientId, sizeHint);
   const counts = new Map<string, Map<number, number>>();
@@ -156,7 +185,7 @@ export function encodeProduce(
       w.int32(p.partition);
       const sizeAt = w.pos;
       w.int32(0);
-      topicCounts.set(p.partition, writeRecordBatch(w, records, p.indices, timestamp, p.from, maxBatchBytes));
+      topicCounts.set(p.partition, writeRecordBatch(w, records, p.indices, timestamp, p.from, maxBatchBytes, compression));
       w.int32At(sizeAt, w.pos - sizeAt - 4);
     }
   }
