@@ -4,7 +4,8 @@
  * @module
  */
 import { Kafka, logLevel, Partitioners } from "kafkajs";
-import type { Message } from "kafkajs";
+import type { CompressionTypes, Message } from "kafkajs";
+import { registerKafkajsCodecs } from "../lib/kafka/kafkajs/codecs.ts";
 import { Redis } from "ioredis";
 import { startKafka, uniqueTopic } from "../tests/_harness/kafka.ts";
 import type { MockKafkaCluster } from "../tests/_harness/kafka.ts";
@@ -322,8 +323,16 @@ export async function fillTopic(
   kafka: BenchKafka,
   topic: string,
   count: number,
-  opts: { valueBytes?: number; value?: (i: number) => string; key?: (i: number) => string } = {},
+  opts: {
+    valueBytes?: number;
+    value?: (i: number) => string;
+    key?: (i: number) => string;
+    /** Batch codec of the filled topic (default none). */
+    compression?: CompressionTypes;
+  } = {},
 ): Promise<void> {
+  // kafkajs writes snappy, lz4 and zstd only through the codecs the project registers.
+  registerKafkajsCodecs();
   const values = opts.value === undefined ? valuePool(opts.valueBytes ?? 300) : null;
   const producer = bareKafka(kafka.brokers, "bench-fill").producer({
     createPartitioner: Partitioners.DefaultPartitioner,
@@ -340,7 +349,7 @@ export async function fillTopic(
           value: opts.value ? opts.value(i) : values![i % values!.length]!,
         });
       }
-      inFlight.push(producer.send({ topic, acks: -1, messages }));
+      inFlight.push(producer.send({ topic, acks: -1, messages, compression: opts.compression }));
       if (inFlight.length >= 4) await inFlight.shift();
     }
     await Promise.all(inFlight);

@@ -9,6 +9,7 @@ import { createHash } from "node:crypto";
 import type { Kafka } from "kafkajs";
 import {
   benchProfile,
+  type BenchProfile,
   type BenchRow,
   formatLatency,
   formatTable,
@@ -55,6 +56,8 @@ function denoFlags(): string[] {
 interface Env {
   cluster: MockKafkaCluster;
   proxy: ServerProcess;
+  /** Starts another proxy on the same cluster and keys with `env` added (stop it yourself). */
+  spawnProxy(env?: Record<string, string>): Promise<ServerProcess>;
   dir: string;
   topic(name: string): string;
   headers(topic: string): Record<string, string>;
@@ -74,21 +77,25 @@ async function startEnv(): Promise<Env> {
       }],
     };
     await Deno.writeTextFile(`${dir}/keys.json`, JSON.stringify(keys));
-    const proxy = await spawnServer({
-      // KCL_BENCH_DENO_FLAGS adds flags to the server's `deno run`, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
-      args: ["run", "-A", ...denoFlags(), "main.ts", "kcl-proxy", "--port", "0", "--host", "127.0.0.1"],
-      env: {
-        KCL_BOOTSTRAP_SERVERS: cluster.bootstrapServers,
-        KCL_API_KEYS_FILE: `${dir}/keys.json`,
-        KCL_DEDUP_WINDOW: "10m",
-        KCL_SHUTDOWN_TIMEOUT: "20s",
-      },
-      readyLine: /"msg":"listening".*"address":"[^"]*:(\d+)"/,
-    });
+    const spawnProxy = (extra: Record<string, string> = {}) =>
+      spawnServer({
+        // KCL_BENCH_DENO_FLAGS adds flags to the server's `deno run`, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
+        args: ["run", "-A", ...denoFlags(), "main.ts", "kcl-proxy", "--port", "0", "--host", "127.0.0.1"],
+        env: {
+          KCL_BOOTSTRAP_SERVERS: cluster.bootstrapServers,
+          KCL_API_KEYS_FILE: `${dir}/keys.json`,
+          KCL_DEDUP_WINDOW: "10m",
+          KCL_SHUTDOWN_TIMEOUT: "20s",
+          ...extra,
+        },
+        readyLine: /"msg":"listening".*"address":"[^"]*:(\d+)"/,
+      });
+    const proxy = await spawnProxy();
     let n = 0;
     return {
       cluster,
       proxy,
+      spawnProxy,
       dir,
       topic(prefix) {
         const t = `bench.${prefix}.${Date.now()}.${n++}`;
@@ -196,20 +203,45 @@ async function throughputRows(env: Env, quick: boolean): Promise<BenchRow[]> {
     "kcl-priority": "normal",
   });
   rows.push(infoRow("bare kafkajs producer, same with 3 kcl headers (context)", withHeaders, "events/s"));
-  const topic2 = env.topic("bulk");
+  const plain = await bulkRate(env, env.proxy, p);
+  rows.push(ratioRow("kcl bulk of 100 normal events (produced)", plain.rate, producerCeiling, "events/s", 0.8, {
+    notes: plain.notes,
+  }));
+  // Compression is paid in the producer worker; each codec's proxy runs alone, right after the plain one.
+  for (const codec of ["lz4", "zstd"]) {
+    const proxy = await env.spawnProxy({ KCL_KAFKA_COMPRESSION: codec });
+    try {
+      const packed = await bulkRate(env, proxy, p);
+      rows.push(ratioRow(`kcl bulk of 100, ${codec}-compressed batches`, packed.rate, plain.rate, "events/s", 0.75, {
+        notes: `ceiling: the uncompressed bulk row above; ${packed.notes}`,
+      }));
+    } finally {
+      await proxy.stop("SIGTERM", 30_000);
+    }
+  }
+  return rows;
+}
+
+/** Bulks of 100 normal events through `proxy` as fast as it takes them; events/s that reached Kafka. */
+async function bulkRate(
+  env: Env,
+  proxy: ServerProcess,
+  p: BenchProfile,
+): Promise<{ rate: number; notes: string }> {
+  const topic = env.topic("bulk");
   const bulkBodies = Array.from(
     { length: 16 },
     (_, v) => JSON.stringify(Array.from({ length: 100 }, (_, i) => userEvent(v * 100 + i, 10))),
   );
-  const producedNormal = () => metricValue(env.proxy, /^kcl_events_total\{.*priority="normal",status="produced"/);
+  const producedNormal = () => metricValue(proxy, /^kcl_events_total\{.*priority="normal",status="produced"/);
   const producedBefore = await producedNormal();
   // wrk runs for its whole -d even when it stopped at maxRequests earlier, so the time the last event reached Kafka
   // is taken from the produced counter, watched while the load runs, not from when wrk and the drain wait returned.
   const watch = watchCounter(producedNormal);
   const t0 = performance.now();
   const bulk = await loadHttp({
-    url: `${env.proxy.url}/events`,
-    headers: env.headers(topic2),
+    url: `${proxy.url}/events`,
+    headers: env.headers(topic),
     body: (i) => bulkBodies[i % bulkBodies.length]!,
     concurrency: Math.min(16, p.httpConcurrency),
     durationMs: p.kafkaDurationMs,
@@ -217,16 +249,16 @@ async function throughputRows(env: Env, quick: boolean): Promise<BenchRow[]> {
     ok: (s) => s === 202,
   });
   // Count what reached Kafka, including the tail still buffered when the load stopped.
-  await waitUntil(async () => (await bufferedEvents(env.proxy)) === 0, 60_000, "bulk buffers to drain");
+  await waitUntil(async () => (await bufferedEvents(proxy)) === 0, 60_000, "bulk buffers to drain");
   const { value, lastRiseAt } = await watch.stop();
   const produced = value - producedBefore;
   const elapsed = (lastRiseAt - t0) / 1000;
-  rows.push(ratioRow("kcl bulk of 100 normal events (produced)", produced / elapsed, producerCeiling, "events/s", 0.8, {
+  return {
+    rate: produced / elapsed,
     notes: `${formatNumber0(bulk.rps)} req/s accepted; ${formatLatency(bulk.latency)}; statuses ${
       JSON.stringify(bulk.statusCounts)
     }`,
-  }));
-  return rows;
+  };
 }
 
 /**

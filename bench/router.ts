@@ -7,6 +7,7 @@
  */
 import { type BenchRow, failedRow, formatTable, infoRow, limitRow, ratioRow, sampleEvent } from "./_lib.ts";
 import { defaultPipeOptions, fillTopic, pipeCeiling, startBenchKafka } from "./ceilings.ts";
+import { CompressionTypes } from "kafkajs";
 import { silentLogger } from "../lib/log.ts";
 import type { Registry } from "../lib/metrics.ts";
 import { startRouter } from "../lib/router/service.ts";
@@ -52,6 +53,42 @@ async function warmRouter(quick: boolean): Promise<BenchRow[]> {
   // The same options main.ts uses, so a full run measures the pipe once and shares it.
   const pipeOptions = defaultPipeOptions(quick);
   const pipe = await pipeCeiling(pipeOptions);
+  const plain = await routerRate(pipeOptions, "none");
+  // Snappy input, and the router writing snappy too: what a pipeline of compressing producers gets.
+  const snappy = await routerRate(pipeOptions, "snappy");
+  return [
+    ratioRow("router warm cache, 3 integrations/app", plain.rate, pipe.perSecond, "msg/s", 0.5, {
+      notes: `${plain.count} messages; ceiling: kafkajs consume→produce pipe, fan-out 3; ` +
+        `cache warmed by the first message of each of ${plain.lookups} apps (one lookup each)`,
+    }),
+    infoRow(
+      "router consume→ack p50 / p99",
+      plain.p50,
+      "ms",
+      `p99 ${plain.p99} ms (event_router_route_seconds bucket bounds); pipe p50 ${pipe.latency.p50.toFixed(1)} / p99 ${
+        pipe.latency.p99.toFixed(1)
+      } ms`,
+    ),
+    ratioRow("router warm cache, snappy in and out", snappy.rate, plain.rate, "msg/s", 0.75, {
+      notes: `ceiling: the uncompressed router row above; input written by kafkajs with snappy batches, ` +
+        `ER_KAFKA_COMPRESSION=snappy; p50 ${snappy.p50} ms, p99 ${snappy.p99} ms`,
+    }),
+  ];
+}
+
+interface RouterRun {
+  count: number;
+  rate: number;
+  p50: number;
+  p99: number;
+  lookups: number;
+}
+
+/** Routes a pre-filled topic with a warm cache; messages/s from the first consumed to the last produced. */
+async function routerRate(
+  pipeOptions: ReturnType<typeof defaultPipeOptions>,
+  compression: "none" | "snappy",
+): Promise<RouterRun> {
   const count = pipeOptions.messages;
   using kafka = startBenchKafka();
   const routerInput = kafka.topic("router-in", pipeOptions.partitions ?? PARTITIONS);
@@ -59,13 +96,17 @@ async function warmRouter(quick: boolean): Promise<BenchRow[]> {
   const houston = await FakeHouston.start({ apiKey: "bench" });
   houston.setDefault(routerOut.map((t, i) => ({ name: `Integration ${i}`, topic: t, enabled: true })));
   // The topic is filled before the router starts, as the pipe's is: both are timed from their first fetch.
-  await fillTopic(kafka, routerInput, count, { valueBytes: pipeOptions.valueBytes ?? 300 });
+  await fillTopic(kafka, routerInput, count, {
+    valueBytes: pipeOptions.valueBytes ?? 300,
+    compression: compression === "snappy" ? CompressionTypes.Snappy : CompressionTypes.None,
+  });
   const config = routerTestConfig({
     bootstrap: kafka.bootstrap,
     ingestionTopic: routerInput,
     groupId: group("router"),
     houston,
     cacheTtlMs: 3600_000,
+    compression,
   });
   const router = await startRouter(config, { logger: silentLogger });
   try {
@@ -80,20 +121,7 @@ async function warmRouter(quick: boolean): Promise<BenchRow[]> {
     const rate = count / ((end - first) / 1000);
     const p50 = await histogramPercentile(router.registry, 0.5);
     const p99 = await histogramPercentile(router.registry, 0.99);
-    return [
-      ratioRow("router warm cache, 3 integrations/app", rate, pipe.perSecond, "msg/s", 0.5, {
-        notes: `${count} messages; ceiling: kafkajs consume→produce pipe, fan-out 3; ` +
-          `cache warmed by the first message of each of ${houston.lookups} apps (one lookup each)`,
-      }),
-      infoRow(
-        "router consume→ack p50 / p99",
-        p50,
-        "ms",
-        `p99 ${p99} ms (event_router_route_seconds bucket bounds); pipe p50 ${pipe.latency.p50.toFixed(1)} / p99 ${
-          pipe.latency.p99.toFixed(1)
-        } ms`,
-      ),
-    ];
+    return { count, rate, p50, p99, lookups: houston.lookups };
   } finally {
     await router.stop();
     await houston.close();

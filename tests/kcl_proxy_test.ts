@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { kclTestConfig } from "./_harness/kcl.ts";
+import type { KclProxyConfig } from "../lib/config/kcl_proxy.ts";
 import { ApiKeys } from "../lib/kcl/api_keys.ts";
 import type { ClassLimits } from "../lib/kcl/priority_batcher.ts";
 import type { BatchedClass } from "../lib/kcl/priority.ts";
@@ -13,6 +14,7 @@ import { type KclProxy, startKclProxy } from "../lib/kcl/service.ts";
 import {
   KafkaApiKey,
   KafkaErrorCode,
+  kcatBatches,
   type KcatMessage,
   kcatRead,
   type MockKafkaCluster,
@@ -62,6 +64,7 @@ interface FixtureOptions {
   maxBodyBytes?: number;
   shutdownTimeoutMs?: number;
   producerThread?: "worker" | "main";
+  compression?: KclProxyConfig["compression"];
 }
 
 async function startFixture(opts: FixtureOptions = {}): Promise<Fixture> {
@@ -74,6 +77,7 @@ async function startFixture(opts: FixtureOptions = {}): Promise<Fixture> {
     dedupWindowMs: opts.dedupWindowMs ?? 600_000,
     webhookAllowedHosts: opts.webhookAllowedHosts,
     shutdownTimeoutMs: opts.shutdownTimeoutMs ?? 10_000,
+    compression: opts.compression ?? "none",
   });
   const proxy = await startKclProxy(config, {
     logger,
@@ -154,6 +158,45 @@ Deno.test("immediate priority is answered after the record is on Kafka, with its
     await f.close();
   }
 });
+
+for (const codec of ["gzip", "snappy", "lz4", "zstd"] as const) {
+  for (const producerThread of ["worker", "main"] as const) {
+    Deno.test(
+      `KCL_KAFKA_COMPRESSION=${codec} (${producerThread} thread): batches on Kafka are ${codec}, kcat reads them back`,
+      kafkaTest,
+      async () => {
+        const f = await startFixture({ partitions: 1, compression: codec, producerThread });
+        try {
+          const bulk = await f.post(Array.from({ length: 100 }, (_, i) => event(i, { requestId: `r-${i}` })));
+          assert.equal(bulk.status, 202);
+          const imm = await f.post(event(500, { priority: 30, requestId: "imm" }));
+          assert.equal(imm.status, 200);
+          assert.equal(imm.json.results[0].status, "produced");
+          const got = await f.read(101);
+          const byRequest = new Map(got.map((m) => [m.headers["kcl-request-id"], m]));
+          for (let i = 0; i < 100; i++) {
+            const m = byRequest.get(`r-${i}`);
+            assert.ok(m !== undefined, `r-${i} missing`);
+            assert.equal(m.key, String(1000 + i));
+            assert.deepEqual(m.headers, {
+              "kcl-client-id": "INCROWD",
+              "kcl-realm": "prod",
+              "kcl-priority": "normal",
+              "kcl-request-id": `r-${i}`,
+            });
+            assert.deepEqual(JSON.parse(m.value ?? "null").data, { n: i });
+          }
+          assert.equal(byRequest.get("imm")?.headers["kcl-priority"], "immediate");
+          // The bulk went out as one compressed batch; a single immediate event does not shrink and goes as is.
+          const batches = await kcatBatches(f.cluster.bootstrapServers, f.topic);
+          assert.ok(batches.some((b) => b.codec === codec && b.messages === 100), JSON.stringify(batches));
+        } finally {
+          await f.close();
+        }
+      },
+    );
+  }
+}
 
 Deno.test(
   "batched classes reach Kafka on time: high < 500 ms, normal at 100 events, normal after 2 s",

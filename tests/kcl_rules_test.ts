@@ -348,8 +348,11 @@ Deno.test("config: flags win over env, every problem listed at once", () => {
   assert.deepEqual(c.webhookAllowedHosts, ["hooks.example.com", "other:8080"]);
   assert.equal(c.maxBodyBytes, 1_048_576);
   assert.equal(c.lowBuffer, 10_000);
+  assert.equal(c.compression, "none");
+  assert.equal(parseKclProxyConfig(["--kafka-compression", "lz4"], env).compression, "lz4");
+  assert.equal(parseKclProxyConfig([], { ...env, KCL_KAFKA_COMPRESSION: "ZSTD" }).compression, "zstd");
   try {
-    parseKclProxyConfig(["--max-body-bytes", "big"], { KCL_DEDUP_WINDOW: "soon" });
+    parseKclProxyConfig(["--max-body-bytes", "big"], { KCL_DEDUP_WINDOW: "soon", KCL_KAFKA_COMPRESSION: "brotli" });
     assert.fail("expected a ConfigError");
   } catch (e) {
     assert.ok(e instanceof ConfigError);
@@ -358,7 +361,8 @@ Deno.test("config: flags win over env, every problem listed at once", () => {
     assert.match(text, /KCL_API_KEYS_FILE/);
     assert.match(text, /--max-body-bytes/);
     assert.match(text, /KCL_DEDUP_WINDOW/);
-    assert.equal(e.problems.length, 4);
+    assert.match(text, /KCL_KAFKA_COMPRESSION.*"brotli".*none, gzip, snappy, lz4, zstd/);
+    assert.equal(e.problems.length, 5);
   }
 });
 

@@ -110,7 +110,12 @@ async function produceBrokenBatch(bootstrap: string, topic: string, how: "corrup
   view.setUint32(17, crc32c(batch, 21));
 
   const [host, port] = bootstrap.split(",")[0]!.split(":") as [string, string];
-  const conn = await BrokerConnection.open({ host, port: Number(port), connectTimeoutMs: 2000, requestTimeoutMs: 5000 });
+  const conn = await BrokerConnection.open({
+    host,
+    port: Number(port),
+    connectTimeoutMs: 2000,
+    requestTimeoutMs: 5000,
+  });
   try {
     const id = conn.nextCorrelationId();
     const w = beginRequest(ApiKey.Produce, 3, id, "test-broken-batch");

@@ -44,6 +44,22 @@ Deno.test("--retry requires the retry topic and bucket; --disable-sse drops ER_S
   assert.deepEqual(p.map((x) => x.split(":")[0]), ["ER_CLICKSTREAM_RETRY_TOPIC", "ER_CLICKSTREAM_RETRY_S3_BUCKET"]);
 });
 
+Deno.test("ER_KAFKA_COMPRESSION and --kafka-compression pick the codec; a bad one is listed with the others", () => {
+  assert.equal(loadRouterConfig([], BASE, "start").compression, "none");
+  assert.equal(loadRouterConfig([], { ...BASE, ER_KAFKA_COMPRESSION: "snappy" }, "start").compression, "snappy");
+  assert.equal(
+    loadRouterConfig(["--kafka-compression", "zstd"], { ...BASE, ER_KAFKA_COMPRESSION: "gzip" }, "start").compression,
+    "zstd",
+  );
+  const { ER_KAFKA_GROUP_ID: _group, ...noGroup } = BASE;
+  const p = problems(() => loadRouterConfig([], { ...noGroup, ER_KAFKA_COMPRESSION: "lzma" }, "start"));
+  assert.equal(p.length, 2, p.join("\n"));
+  assert.match(p.join("\n"), /ER_KAFKA_GROUP_ID/);
+  assert.match(p.join("\n"), /ER_KAFKA_COMPRESSION.*"lzma".*none, gzip, snappy, lz4, zstd/);
+  const q = problems(() => loadRouterConfig(["--kafka-compression", "x"], BASE, "start"));
+  assert.match(q.join("\n"), /^--kafka-compression/);
+});
+
 Deno.test("defaults, aliases and flags", () => {
   const c = loadRouterConfig([], BASE, "start");
   assert.equal(c.serverPort, 8080);

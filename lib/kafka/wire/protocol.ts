@@ -3,7 +3,7 @@
  * batches — encoded straight into one buffer per request, and their responses decoded with bounds checks.
  * @module
  */
-import { CODEC_ID, type CompressionCodec, compress } from "../compression/codec.ts";
+import { CODEC_ID, compress, type CompressionCodec } from "../compression/codec.ts";
 import { ByteReader, ByteWriter, varintSize } from "./bytes.ts";
 import { crc32c } from "./crc32c.ts";
 
@@ -185,7 +185,10 @@ export function encodeProduce(
       w.int32(p.partition);
       const sizeAt = w.pos;
       w.int32(0);
-      topicCounts.set(p.partition, writeRecordBatch(w, records, p.indices, timestamp, p.from, maxBatchBytes, compression));
+      topicCounts.set(
+        p.partition,
+        writeRecordBatch(w, records, p.indices, timestamp, p.from, maxBatchBytes, compression),
+      );
       w.int32At(sizeAt, w.pos - sizeAt - 4);
     }
   }
