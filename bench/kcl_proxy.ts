@@ -8,8 +8,8 @@
 import { createHash } from "node:crypto";
 import type { Kafka } from "kafkajs";
 import {
-  benchProfile,
   type BenchProfile,
+  benchProfile,
   type BenchRow,
   formatLatency,
   formatTable,
