@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import type { Admin, Kafka } from "kafkajs";
 import { createKafka } from "../lib/kafka/client.ts";
 import { AckConsumer, type MessagePosition } from "../lib/kafka/consumer.ts";
-import { DeliveryProducer } from "../lib/kafka/producer.ts";
+import { WireProducer } from "../lib/kafka/wire_producer.ts";
 import {
   type Deferred,
   deferred,
@@ -25,8 +25,8 @@ const decoder = new TextDecoder();
 const positionKey = (p: { partition: number; offset: string }) => `${p.partition}/${p.offset}`;
 
 /** Produces `count` keyless messages `m-<i>` and returns, per partition, how many it received. */
-async function produce(kafka: Kafka, topic: string, count: number): Promise<Map<number, number>> {
-  const producer = new DeliveryProducer(kafka, { logger: testLogger() });
+async function produce(brokers: string[], topic: string, count: number): Promise<Map<number, number>> {
+  const producer = new WireProducer({ brokers, clientId: "consumer-test-input", logger: testLogger() });
   await producer.connect();
   try {
     const records = Array.from({ length: count }, (_, i) => ({ topic, value: `m-${i}` }));
@@ -59,7 +59,7 @@ Deno.test("AckConsumer commits only finished messages, and a restarted consumer 
   const topic = uniqueTopic("ack");
   const groupId = uniqueTopic("ack-group");
   cluster.createTopic(topic, 3);
-  const sizes = await produce(kafka, topic, 300);
+  const sizes = await produce(cluster.brokers, topic, 300);
   assert.equal(sizes.size, 3, "messages on all 3 partitions");
   const admin = kafka.admin();
   await admin.connect();
@@ -169,7 +169,7 @@ Deno.test("AckConsumer retries a rejected message in place and never commits pas
   const topic = uniqueTopic("retry");
   const groupId = uniqueTopic("retry-group");
   cluster.createTopic(topic, 1);
-  await produce(kafka, topic, 20);
+  await produce(cluster.brokers, topic, 20);
   const admin = kafka.admin();
   await admin.connect();
   try {
@@ -259,7 +259,7 @@ Deno.test("AckConsumer retries an offset commit that failed with a retriable err
   const topic = uniqueTopic("commit-retry");
   const groupId = uniqueTopic("commit-retry-group");
   cluster.createTopic(topic, 1);
-  await produce(kafka, topic, 10);
+  await produce(cluster.brokers, topic, 10);
   const admin = kafka.admin();
   await admin.connect();
   try {

@@ -7,7 +7,8 @@ import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import type { IHeaders, KafkaMessage } from "kafkajs";
 import { createKafka } from "../lib/kafka/client.ts";
-import { DeliveryProducer, type OutboundRecord } from "../lib/kafka/producer.ts";
+import type { OutboundRecord } from "../lib/kafka/delivery.ts";
+import { WireProducer } from "../lib/kafka/wire_producer.ts";
 import {
   deferred,
   type KcatMessage,
@@ -94,10 +95,10 @@ Deno.test("mock Kafka cluster serves kafkajs and kcat", async (t) => {
     }
   });
 
-  await t.step("kcat reads what DeliveryProducer wrote, byte for byte", async () => {
+  await t.step("kcat reads what the project's producer wrote, byte for byte", async () => {
     const topic = uniqueTopic("to-kcat");
     cluster.createTopic(topic, 3);
-    const producer = new DeliveryProducer(kafka, { logger: testLogger() });
+    const producer = new WireProducer({ brokers: cluster.brokers, clientId: "harness-test", logger: testLogger() });
     await producer.connect();
     const binary = new Uint8Array([0x00, 0xff, 0x1e, 0x0a, 0x22, 0x5c, 0x80, 0x7f]);
     const records: OutboundRecord[] = [

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { Partitioners } from "kafkajs";
 import type { PartitionMetadata } from "kafkajs";
-import { type Delivery, type OutboundRecord } from "../lib/kafka/producer.ts";
+import { type Delivery, type OutboundRecord } from "../lib/kafka/delivery.ts";
 import { WireProducer, type WireProducerOptions } from "../lib/kafka/wire_producer.ts";
 import { BrokerConnection } from "../lib/kafka/wire/connection.ts";
 import { decodeProduce, encodeProduce } from "../lib/kafka/wire/protocol.ts";

@@ -9,7 +9,7 @@ import { createHash } from "node:crypto";
 import { ManualClock } from "../lib/clock.ts";
 import { ConfigError } from "../lib/config/errors.ts";
 import { parseKclProxyConfig } from "../lib/config/kcl_proxy.ts";
-import type { Delivery, OutboundRecord } from "../lib/kafka/producer.ts";
+import type { Delivery, OutboundRecord } from "../lib/kafka/delivery.ts";
 import { createLogger } from "../lib/log.ts";
 import { ApiKeys, ApiKeysFileError, topicAllowed } from "../lib/kcl/api_keys.ts";
 import { DedupWindow } from "../lib/kcl/dedup.ts";

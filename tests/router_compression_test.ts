@@ -18,6 +18,7 @@ import {
   kcatBatches,
   kcatProduce,
   kcatRead,
+  type MockKafkaCluster,
   startKafka,
   testLogger,
   uniqueTopic,
@@ -127,18 +128,24 @@ async function produceBrokenBatch(bootstrap: string, topic: string, how: "corrup
   }
 }
 
+/** A one-partition ingestion topic holding `before` good events, then a broken batch; and an output topic. */
+async function topicsWithBrokenBatch(kafka: MockKafkaCluster, before: number, how: "corrupt-gzip" | "unknown-codec") {
+  const ingest = uniqueTopic("ingest");
+  const seg = uniqueTopic("seg");
+  kafka.createTopic(ingest, 1);
+  kafka.createTopic(seg, 1);
+  await kcatProduce(kafka.bootstrapServers, ingest, events(before, "before"), { compression: "snappy" });
+  await produceBrokenBatch(kafka.bootstrapServers, ingest, how);
+  return { ingest, seg };
+}
+
 Deno.test({
   name: "an undecodable batch stops the consumer with topic, partition, offset and reason; nothing after it is routed",
   sanitizeOps: false,
   sanitizeResources: false,
   async fn() {
     using kafka = startKafka(1);
-    const ingest = uniqueTopic("ingest");
-    const seg = uniqueTopic("seg");
-    kafka.createTopic(ingest, 1);
-    kafka.createTopic(seg, 1);
-    await kcatProduce(kafka.bootstrapServers, ingest, events(10, "before"), { compression: "snappy" });
-    await produceBrokenBatch(kafka.bootstrapServers, ingest, "corrupt-gzip");
+    const { ingest, seg } = await topicsWithBrokenBatch(kafka, 10, "corrupt-gzip");
     await kcatProduce(kafka.bootstrapServers, ingest, events(10, "after"), { compression: "snappy" });
 
     const groupId = uniqueTopic("group");
@@ -176,12 +183,7 @@ Deno.test({
   sanitizeResources: false,
   async fn() {
     using kafka = startKafka(1);
-    const ingest = uniqueTopic("ingest");
-    const seg = uniqueTopic("seg");
-    kafka.createTopic(ingest, 1);
-    kafka.createTopic(seg, 1);
-    await kcatProduce(kafka.bootstrapServers, ingest, events(3, "before"));
-    await produceBrokenBatch(kafka.bootstrapServers, ingest, "unknown-codec");
+    const { ingest, seg } = await topicsWithBrokenBatch(kafka, 3, "unknown-codec");
     const port = freePort();
     const child = new Deno.Command(Deno.execPath(), {
       args: ["run", "-A", new URL("../main.ts", import.meta.url).pathname, "mock", `Segment:${seg}`],

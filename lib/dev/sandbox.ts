@@ -13,7 +13,7 @@ import { parseKclProxyConfig } from "../config/kcl_proxy.ts";
 import { loadRouterConfig } from "../config/router.ts";
 import { createKafka } from "../kafka/client.ts";
 import { MockKafkaCluster } from "../kafka/mock_cluster.ts";
-import { DeliveryProducer } from "../kafka/producer.ts";
+import { WireProducer } from "../kafka/wire_producer.ts";
 import { type HttpBroker, startHttpBroker } from "../httpbroker/service.ts";
 import { ApiKeys } from "../kcl/api_keys.ts";
 import { type KclProxy, startKclProxy } from "../kcl/service.ts";
@@ -156,8 +156,7 @@ export async function startSandbox(opts: SandboxOptions): Promise<Sandbox> {
       brokerSkipped,
       services,
       startTraffic(ports) {
-        const kafka = createKafka({ brokers: cluster.brokers, clientId: "event-router-dev-traffic", logger });
-        const producer = new DeliveryProducer(kafka, { logger });
+        const producer = new WireProducer({ brokers: cluster.brokers, clientId: "event-router-dev-traffic", logger });
         let n = 0;
         let busy = false;
         const connected = producer.connect();
@@ -187,7 +186,7 @@ async function sendTraffic(
   n: number,
   ports: { broker?: number; kcl: number },
   apiKey: string,
-  producer: DeliveryProducer,
+  producer: WireProducer,
   connected: Promise<void>,
 ): Promise<void> {
   const now = new Date();

@@ -3,6 +3,7 @@
  * Content-Length cannot get past it), empty bodies, and JSON syntax errors reported with their position.
  * @module
  */
+import { concatBytes } from "../bytes.ts";
 import { HttpError } from "./errors.ts";
 
 /** Subcodes of 4xx body errors (error_code = status * 100 + subcode). */
@@ -44,14 +45,7 @@ export async function readBodyBytes(req: Request | Response, maxBytes: number): 
     }
     chunks.push(value);
   }
-  if (chunks.length === 1) return chunks[0] as Uint8Array;
-  const out = new Uint8Array(size);
-  let off = 0;
-  for (const c of chunks) {
-    out.set(c, off);
-    off += c.byteLength;
-  }
-  return out;
+  return concatBytes(chunks, size);
 }
 
 // ignoreBOM keeps a leading byte order mark in the text, so it is refused here exactly as the Request.json() fast

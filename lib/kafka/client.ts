@@ -1,5 +1,5 @@
 /**
- * Creates the kafkajs client every Kafka role is built from, with kafkajs' logs sent through our {@link Logger},
+ * Creates the kafkajs client the router's consumer groups are built from, with kafkajs' logs sent through our {@link Logger},
  * and parses `host:port,host:port` bootstrap lists from config.
  * @module
  */
@@ -31,7 +31,7 @@ export interface CreateKafkaOptions {
  * @example
  * ```ts
  * const kafka = createKafka({ brokers: parseBootstrapServers("127.0.0.1:9092"), clientId: "router", logger });
- * const producer = new DeliveryProducer(kafka, { logger });
+ * const consumer = new AckConsumer(kafka, { groupId: "router", topics: ["ingest"], logger, handle });
  * ```
  */
 export function createKafka(opts: CreateKafkaOptions): Kafka {

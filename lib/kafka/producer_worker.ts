@@ -4,7 +4,7 @@
  * @module
  */
 /// <reference lib="deno.worker" />
-import type { Delivery } from "./producer.ts";
+import type { Delivery } from "./delivery.ts";
 import { WireProducer } from "./wire_producer.ts";
 import type { LogFields, Logger, LogLevel } from "../log.ts";
 import { errorMessage } from "../log.ts";

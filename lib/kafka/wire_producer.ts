@@ -1,17 +1,16 @@
 /**
- * A Kafka producer that speaks the wire protocol itself (Metadata v1, Produce v3, magic-2 batches) instead of
- * going through kafkajs, for the kcl-proxy's throughput: it encodes a whole batch into one buffer, where kafkajs
- * allocates several buffers per record and per header (≈ 20 µs per record with the proxy's three headers). Same
- * contract as {@link DeliveryProducer}: one {@link Delivery} per record, never throws for a delivery failure;
- * retries with kafkajs' policy and defaults; keyed records land on the partition kafkajs and the Java client pick.
- * Plain TCP only (no TLS or SASL), like the proxy's configuration.
+ * The product's one Kafka producer, used by every service: it speaks the wire protocol itself (Metadata v1,
+ * Produce v3, magic-2 batches, optionally compressed) and encodes a whole batch into one buffer, where kafkajs
+ * allocates several buffers per record and per header. One {@link Delivery} per record, never throws for a delivery
+ * failure; retries with kafkajs' policy and defaults; keyed records land on the partition kafkajs and the Java client
+ * pick. Plain TCP only for now (no TLS or SASL).
  * @module
  */
 import { type Clock, systemClock } from "../clock.ts";
 import type { Logger } from "../log.ts";
 import { errorMessage } from "../log.ts";
 import type { CompressionCodec } from "./compression/codec.ts";
-import type { Delivery, OutboundRecord } from "./producer.ts";
+import type { Delivery, OutboundRecord } from "./delivery.ts";
 import { BrokerConnection } from "./wire/connection.ts";
 import { ErrorCode, isRetriable, KafkaConnectionError, KafkaProtocolError } from "./wire/errors.ts";
 import { partitionForKey } from "./wire/murmur2.ts";

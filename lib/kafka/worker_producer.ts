@@ -4,7 +4,7 @@
  * @module
  */
 import type { Logger } from "../log.ts";
-import type { Delivery, OutboundRecord } from "./producer.ts";
+import type { Delivery, OutboundRecord } from "./delivery.ts";
 import type { WorkerClientSettings, WorkerProducerSettings, WorkerReply, WorkerRequest } from "./worker_protocol.ts";
 
 export type { WorkerClientSettings, WorkerProducerSettings } from "./worker_protocol.ts";
@@ -23,7 +23,7 @@ export interface ProducerWorkerOptions {
   producers: WorkerProducerSettings[];
 }
 
-/** One producer of a {@link ProducerWorker}: the same `send` contract as DeliveryProducer. */
+/** One producer of a {@link ProducerWorker}: the same `send` contract as WireProducer. */
 export interface WorkerProducer {
   /** One {@link Delivery} per record, same order; never rejects (a dead worker fails every record). */
   send(records: OutboundRecord[]): Promise<Delivery[]>;

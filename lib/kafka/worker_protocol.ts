@@ -3,7 +3,7 @@
  * @module
  */
 import type { LogFields, LogLevel } from "../log.ts";
-import type { OutboundRecord } from "./producer.ts";
+import type { OutboundRecord } from "./delivery.ts";
 import type { WireProducerOptions } from "./wire_producer.ts";
 
 /** Connection settings the worker's producers share (plain data, so it can be posted). */

@@ -3,7 +3,7 @@
  * are in flight into one produce call, so a burst of requests costs a few round trips instead of one each.
  * @module
  */
-import type { Delivery, OutboundRecord } from "../kafka/producer.ts";
+import type { Delivery, OutboundRecord } from "../kafka/delivery.ts";
 import type { RecordSender } from "./priority_batcher.ts";
 
 interface Waiting {

@@ -3,7 +3,7 @@
  * applies requestId de-duplication and back-pressure, and computes each event's result.
  * @module
  */
-import type { Delivery } from "../kafka/producer.ts";
+import type { Delivery } from "../kafka/delivery.ts";
 import { errorMessage } from "../log.ts";
 import type { RequestContext } from "./auth.ts";
 import type { DedupWindow } from "./dedup.ts";

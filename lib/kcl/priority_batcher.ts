@@ -5,14 +5,14 @@
  * @module
  */
 import type { Clock, TimerId } from "../clock.ts";
-import type { Delivery, OutboundRecord } from "../kafka/producer.ts";
+import type { Delivery, OutboundRecord } from "../kafka/delivery.ts";
 import type { Logger } from "../log.ts";
 import { errorMessage } from "../log.ts";
 import type { KclMetrics } from "./metrics.ts";
 import type { BatchedClass } from "./priority.ts";
 import type { EventRecord } from "./record.ts";
 
-/** Anything that produces records with per-record results (a DeliveryProducer). */
+/** Anything that produces records with per-record results (a WireProducer). */
 export interface RecordSender {
   send(records: OutboundRecord[]): Promise<Delivery[]>;
 }

@@ -3,7 +3,7 @@
  * value the event plus `createdAt` (filled), `receivedAt`, `clientId`, `realm`; `kcl-*` headers.
  * @module
  */
-import type { OutboundRecord } from "../kafka/producer.ts";
+import type { OutboundRecord } from "../kafka/delivery.ts";
 import type { PriorityClass } from "./priority.ts";
 import type { UserEvent } from "./user_event.ts";
 

@@ -3,7 +3,7 @@
  * it produces.
  * @module
  */
-import type { OutboundRecord } from "../kafka/producer.ts";
+import type { OutboundRecord } from "../kafka/delivery.ts";
 
 /** A consumed Kafka message (structurally what the Kafka consumer hands to its handler). */
 export interface InboundMessage {

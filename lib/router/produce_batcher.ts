@@ -1,11 +1,11 @@
 /**
- * Coalesces the produces of concurrently handled messages into few {@link DeliveryProducer.send} calls: records
+ * Coalesces the produces of concurrently handled messages into few {@link WireProducer.send} calls: records
  * queued in the same turn of the event loop (a fetched batch being routed) leave together, one request per broker.
  * @module
  */
-import type { Delivery, OutboundRecord } from "../kafka/producer.ts";
+import type { Delivery, OutboundRecord } from "../kafka/delivery.ts";
 
-/** What the batcher sends through (a {@link DeliveryProducer}). */
+/** What the batcher sends through (a {@link WireProducer}). */
 export interface RecordSender {
   send(records: OutboundRecord[]): Promise<Delivery[]>;
 }
@@ -63,7 +63,7 @@ export class ProduceBatcher implements RecordSender {
     const p = this.sender.send(records).then((deliveries) => {
       for (const w of waiters) w.resolve(deliveries.slice(w.start, w.start + w.count));
     }, (err: unknown) => {
-      // DeliveryProducer never rejects; a sender that does fails every record of the batch.
+      // WireProducer never rejects; a sender that does fails every record of the batch.
       const error = err instanceof Error ? err : new Error(String(err));
       for (const w of waiters) {
         w.resolve(records.slice(w.start, w.start + w.count).map((r) => ({ ok: false, topic: r.topic, error })));

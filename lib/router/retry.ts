@@ -8,7 +8,7 @@ import { z } from "zod";
 import type { Clock } from "../clock.ts";
 import type { Logger } from "../log.ts";
 import { errorMessage } from "../log.ts";
-import type { OutboundRecord } from "../kafka/producer.ts";
+import type { OutboundRecord } from "../kafka/delivery.ts";
 import type { DeadLetterStore } from "./dead_letter.ts";
 import { parseEvent, rawMemberText, wantsIntegration } from "./event.ts";
 import type { IntegrationCache } from "./integration_cache.ts";

@@ -8,7 +8,7 @@
 import type { Clock } from "../clock.ts";
 import type { Logger } from "../log.ts";
 import { errorMessage } from "../log.ts";
-import type { OutboundRecord } from "../kafka/producer.ts";
+import type { OutboundRecord } from "../kafka/delivery.ts";
 import { type ClickstreamEvent, type InvalidReason, parseEvent, wantsIntegration } from "./event.ts";
 import type { Integration } from "./houston_client.ts";
 import type { IntegrationCache } from "./integration_cache.ts";

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { ManualClock } from "../clock.ts";
 import { silentLogger } from "../log.ts";
 import { createRegistry } from "../metrics.ts";
-import type { Delivery, OutboundRecord } from "../kafka/producer.ts";
+import type { Delivery, OutboundRecord } from "../kafka/delivery.ts";
 import { HoustonError, type Integration, type IntegrationSource } from "./houston_client.ts";
 import { IntegrationCache } from "./integration_cache.ts";
 import { createRouterMetrics } from "./metrics.ts";

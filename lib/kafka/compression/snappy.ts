@@ -12,6 +12,7 @@
  */
 // @ts-types="./_snappyjs.d.ts"
 import { compress, uncompress } from "snappyjs";
+import { concatBytes } from "../../bytes.ts";
 
 const XERIAL_MAGIC = [0x82, 0x53, 0x4e, 0x41, 0x50, 0x50, 0x59, 0x00] as const;
 const XERIAL_HEADER_BYTES = 16;
@@ -61,14 +62,7 @@ export function snappyDecompress(data: Uint8Array, maxBytes: number): Uint8Array
     total += chunk.length;
     pos += 4 + length;
   }
-  if (chunks.length === 1) return chunks[0]!;
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
-  }
-  return out;
+  return concatBytes(chunks, total);
 }
 
 function block(data: Uint8Array, maxBytes: number, what: string): Uint8Array {
