@@ -11,8 +11,14 @@ import type { Logger } from "../log.ts";
 import { errorMessage } from "../log.ts";
 import type { CompressionCodec } from "./compression/codec.ts";
 import type { Delivery, OutboundRecord } from "./delivery.ts";
-import { BrokerConnection } from "./wire/connection.ts";
-import { ErrorCode, isRetriable, KafkaConnectionError, KafkaProtocolError } from "./wire/errors.ts";
+import { BrokerConnection, type BrokerSecurity } from "./wire/connection.ts";
+import {
+  ErrorCode,
+  isRetriable,
+  KafkaAuthenticationError,
+  KafkaConnectionError,
+  KafkaProtocolError,
+} from "./wire/errors.ts";
 import { partitionForKey } from "./wire/murmur2.ts";
 import {
   API_VERSION,
@@ -66,6 +72,8 @@ export interface WireProducerOptions {
   maxBatchBytes?: number;
   /** Partition leadership is looked up again after this long even without errors (default 300000 ms). */
   metadataMaxAgeMs?: number;
+  /** TLS and SASL of every connection (default: plain TCP). */
+  security?: BrokerSecurity;
   /** Codec of every record batch written (default none); a batch that would not shrink goes uncompressed. */
   compression?: CompressionCodec;
   /** Source of randomness for retry jitter (tests). */
@@ -123,6 +131,8 @@ export class WireProducer {
   /** Every topic this producer has sent to: one metadata request keeps all of them fresh. */
   readonly #wanted = new Set<string>();
   readonly #connections = new Map<string, Promise<BrokerConnection>>();
+  /** Authentication failures already logged, by broker and cause: each is logged once until it changes or heals. */
+  readonly #authFailures = new Map<string, string>();
   readonly #roundRobin = new Map<string, number>();
   readonly #stop = new AbortController();
   #refreshing: Promise<void> | undefined;
@@ -535,7 +545,7 @@ export class WireProducer {
     this.#stale = false;
   }
 
-  /** The open connection to `broker`, opening one when there is none or it broke. */
+  /** The open connection to `broker`, opening one when there is none, it broke, or its SASL session is expiring. */
   async #connectionTo(broker: BrokerAddress): Promise<BrokerConnection> {
     const key = `${broker.host}:${broker.port}`;
     for (;;) {
@@ -543,7 +553,9 @@ export class WireProducer {
       const existing = this.#connections.get(key);
       if (existing === undefined) break;
       const conn = await existing.catch(() => undefined);
-      if (conn !== undefined && !conn.closed) return conn;
+      if (conn !== undefined && !conn.closed && !conn.expiring) return conn;
+      // Re-authentication (KIP-368) by replacement: requests in flight on the old connection still get answers.
+      if (conn !== undefined && conn.expiring) conn.closeWhenIdle();
       // Broken or failed to open: forget it unless someone already replaced it, then look again.
       if (this.#connections.get(key) === existing) this.#connections.delete(key);
     }
@@ -553,14 +565,25 @@ export class WireProducer {
       connectTimeoutMs: this.#opts.connectionTimeoutMs ?? 1000,
       requestTimeoutMs: this.#opts.requestTimeoutMs ?? 30_000,
       clock: this.#clock,
+      security: this.#opts.security,
+      clientId: this.#opts.clientId,
     });
     this.#connections.set(key, opening);
     try {
       const conn = await opening;
       if (this.#closed) conn.close();
+      if (this.#authFailures.delete(key)) this.#log.info("broker accepts us again", { broker: key });
       return conn;
     } catch (err) {
       if (this.#connections.get(key) === opening) this.#connections.delete(key);
+      if (err instanceof KafkaAuthenticationError && this.#authFailures.get(key) !== err.message) {
+        // Once per broker and cause: a service retrying every few seconds must not flood the log.
+        this.#authFailures.set(key, err.message);
+        this.#log.error("cannot authenticate with a Kafka broker; retrying with backoff", {
+          broker: key,
+          error: err.message,
+        });
+      }
       throw err;
     }
   }

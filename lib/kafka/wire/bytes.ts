@@ -295,6 +295,16 @@ export class ByteReader {
     return s;
   }
 
+  /** An int32-length byte array (a view into the frame, valid while it is); null for -1. */
+  nullableBytes(): Uint8Array | null {
+    const n = this.int32();
+    if (n < 0) return null;
+    this.#need(n);
+    const v = this.#buf.subarray(this.pos, this.pos + n);
+    this.pos += n;
+    return v;
+  }
+
   /** An int32 element count, checked against the bytes left (each element takes at least `minSize` bytes). */
   count(minSize = 1): number {
     const n = this.int32();

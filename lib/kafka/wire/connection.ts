@@ -1,26 +1,55 @@
 /**
- * One TCP connection to a Kafka broker: writes request frames in order, matches response frames to requests by
- * correlation id, and fails every request in flight with a retriable {@link KafkaConnectionError} when the
- * connection breaks or a response is late.
+ * One connection to a Kafka broker, over TCP or TLS, authenticated with SASL when asked: writes request frames in
+ * order, matches response frames to requests by correlation id, and fails every request in flight with a retriable
+ * {@link KafkaConnectionError} when the connection breaks or a response is late.
  * @module
  */
 import { type Clock, systemClock, type TimerId } from "../../clock.ts";
+import { errorMessage } from "../../log.ts";
+import type { SaslMechanism } from "../sasl/mechanism.ts";
 import { ByteReader, MalformedResponseError } from "./bytes.ts";
-import { KafkaConnectionError } from "./errors.ts";
+import { describeErrorCode, ErrorCode, KafkaAuthenticationError, KafkaConnectionError } from "./errors.ts";
+import {
+  decodeSaslAuthenticate,
+  decodeSaslHandshake,
+  encodeSaslAuthenticate,
+  encodeSaslHandshake,
+} from "./protocol.ts";
 
 /** Largest response frame accepted; a bigger size field means the stream is out of sync. */
 const MAX_FRAME_BYTES = 64 * 1024 * 1024;
+
+/** TLS towards the broker. */
+export interface BrokerTls {
+  /** PEM certificates of the CAs to trust; the system store when absent. */
+  caCerts?: string[];
+  /** Client certificate chain and its (unencrypted) key, PEM, for mutual TLS. */
+  cert?: string;
+  key?: string;
+}
+
+/** How connections reach and prove themselves to brokers: TLS, SASL, both or neither. */
+export interface BrokerSecurity {
+  tls?: BrokerTls;
+  sasl?: SaslMechanism;
+}
 
 /** Options of {@link BrokerConnection.open}. */
 export interface BrokerConnectionOptions {
   host: string;
   port: number;
-  /** TCP connect timeout. */
+  /** TCP connect timeout (it also bounds the TLS handshake and SASL authentication). */
   connectTimeoutMs: number;
   /** How long a response may take; the connection is closed after that (ordering is lost). */
   requestTimeoutMs: number;
   clock?: Clock;
+  security?: BrokerSecurity;
+  /** Sent in the SASL requests' headers. */
+  clientId?: string;
 }
+
+/** Re-authenticate (by replacing the connection) once this share of a KIP-368 session lifetime has passed. */
+const SESSION_RENEW_AT = 0.85;
 
 interface InFlight {
   decode: (r: ByteReader) => unknown;
@@ -41,7 +70,7 @@ interface InFlight {
  * ```
  */
 export class BrokerConnection {
-  readonly #conn: Deno.TcpConn;
+  readonly #conn: Deno.Conn;
   readonly #address: string;
   readonly #requestTimeoutMs: number;
   readonly #clock: Clock;
@@ -49,22 +78,53 @@ export class BrokerConnection {
   #nextId = 1;
   #writing: Promise<void> = Promise.resolve();
   #closedReason: string | undefined;
+  /** When the SASL session should be renewed (KIP-368), or Infinity. */
+  #renewAt = Infinity;
+  #closeWhenIdle = false;
 
-  private constructor(conn: Deno.TcpConn, address: string, opts: BrokerConnectionOptions) {
+  private constructor(conn: Deno.Conn, address: string, opts: BrokerConnectionOptions) {
     this.#conn = conn;
     this.#address = address;
     this.#requestTimeoutMs = opts.requestTimeoutMs;
     this.#clock = opts.clock ?? systemClock;
-    conn.setNoDelay(true);
     this.#readLoop().catch((err) => this.#close(`read failed: ${(err as Error).message}`));
   }
 
-  /** Connects; rejects with {@link KafkaConnectionError} when the broker cannot be reached in time. */
+  /**
+   * Connects (TLS when `security.tls` is set) and authenticates (when `security.sasl` is set). Rejects with
+   * {@link KafkaConnectionError} when the broker cannot be reached in time, and with
+   * {@link KafkaAuthenticationError} when the TLS handshake or the SASL exchange fails.
+   */
   static async open(opts: BrokerConnectionOptions): Promise<BrokerConnection> {
     const address = `${opts.host}:${opts.port}`;
     const clock = opts.clock ?? systemClock;
+    const tls = opts.security?.tls;
     let timer: TimerId | undefined;
-    const connecting = Deno.connect({ hostname: opts.host, port: opts.port });
+    let connected: Deno.Conn | undefined;
+    const connecting = (async (): Promise<Deno.Conn> => {
+      if (tls === undefined) {
+        const tcp = await Deno.connect({ hostname: opts.host, port: opts.port });
+        tcp.setNoDelay(true);
+        return tcp;
+      }
+      const secured = await Deno.connectTls({
+        hostname: opts.host,
+        port: opts.port,
+        caCerts: tls.caCerts,
+        ...(tls.cert !== undefined && tls.key !== undefined ? { cert: tls.cert, key: tls.key } : {}),
+      });
+      try {
+        await secured.handshake();
+        return secured;
+      } catch (err) {
+        try {
+          secured.close();
+        } catch {
+          // already closed by the failed handshake
+        }
+        throw new KafkaAuthenticationError(`TLS handshake with ${address} failed: ${errorMessage(err)}`);
+      }
+    })();
     const timeout = new Promise<never>((_, reject) => {
       timer = clock.setTimeout(
         () => reject(new KafkaConnectionError(`connecting to ${address} timed out after ${opts.connectTimeoutMs} ms`)),
@@ -72,16 +132,75 @@ export class BrokerConnection {
       );
     });
     try {
-      const conn = await Promise.race([connecting, timeout]);
-      return new BrokerConnection(conn, address, opts);
+      connected = await Promise.race([connecting, timeout]);
+      const conn = new BrokerConnection(connected, address, opts);
+      const sasl = opts.security?.sasl;
+      if (sasl !== undefined) {
+        try {
+          await Promise.race([conn.#authenticate(sasl, opts.clientId ?? "event-router"), timeout]);
+        } catch (err) {
+          conn.close();
+          throw err;
+        }
+      }
+      return conn;
     } catch (err) {
       // A connect that finishes after the timeout must not leak its socket.
-      connecting.then((c) => c.close(), () => {});
+      if (connected === undefined) connecting.then((c) => c.close(), () => {});
       if (err instanceof KafkaConnectionError) throw err;
       throw new KafkaConnectionError(`cannot connect to ${address}: ${(err as Error).message}`);
     } finally {
       if (timer !== undefined) clock.clearTimeout(timer);
     }
+  }
+
+  /** SaslHandshake, then SaslAuthenticate rounds until the mechanism is done (KIP-152). */
+  async #authenticate(mechanism: SaslMechanism, clientId: string): Promise<void> {
+    const fail = (why: string) =>
+      new KafkaAuthenticationError(`SASL ${mechanism.name} authentication with ${this.#address} failed: ${why}`);
+    let id = this.nextCorrelationId();
+    let handshake;
+    try {
+      handshake = await this.request(id, encodeSaslHandshake(id, clientId, mechanism.name), decodeSaslHandshake);
+    } catch (err) {
+      throw fail(`no SaslHandshake answer (${errorMessage(err)}); is this a SASL listener?`);
+    }
+    if (handshake.errorCode === ErrorCode.UNSUPPORTED_SASL_MECHANISM) {
+      throw fail(
+        `the broker does not enable ${mechanism.name} (it enables ${handshake.mechanisms.join(", ") || "none"})`,
+      );
+    }
+    if (handshake.errorCode !== 0) throw fail(describeErrorCode(handshake.errorCode));
+    const exchange = mechanism.exchange();
+    let message: Uint8Array | null;
+    try {
+      message = await exchange.start();
+    } catch (err) {
+      throw fail(errorMessage(err));
+    }
+    while (message !== null) {
+      id = this.nextCorrelationId();
+      const answer = await this.request(id, encodeSaslAuthenticate(id, clientId, message), decodeSaslAuthenticate);
+      if (answer.errorCode !== 0) {
+        throw fail(`${describeErrorCode(answer.errorCode)}: ${answer.errorMessage ?? "no message from the broker"}`);
+      }
+      try {
+        message = await exchange.next(answer.message);
+      } catch (err) {
+        throw fail(errorMessage(err));
+      }
+      if (message === null && answer.sessionLifetimeMs > 0) {
+        this.#renewAt = this.#clock.now() + answer.sessionLifetimeMs * SESSION_RENEW_AT;
+      }
+    }
+  }
+
+  /**
+   * Whether this connection should be replaced: its SASL session is close to the lifetime the broker announced
+   * (KIP-368), after which the broker would close it. A new connection authenticates afresh.
+   */
+  get expiring(): boolean {
+    return this.#clock.now() >= this.#renewAt;
   }
 
   /** `host:port` of the broker. */
@@ -133,6 +252,12 @@ export class BrokerConnection {
   /** Closes the socket; requests in flight fail with a retriable error. */
   close(): void {
     this.#close("closed by the producer");
+  }
+
+  /** Refuses new requests and closes once the requests in flight have their answers. */
+  closeWhenIdle(): void {
+    this.#closeWhenIdle = true;
+    if (this.#inFlight.size === 0) this.#close("replaced (SASL session renewal)");
   }
 
   #write(frame: Uint8Array): Promise<void> {
@@ -203,6 +328,9 @@ export class BrokerConnection {
     }
     this.#inFlight.delete(id);
     this.#clock.clearTimeout(pending.timer);
+    if (this.#closeWhenIdle && this.#inFlight.size === 0) {
+      queueMicrotask(() => this.#close("replaced (SASL session renewal)"));
+    }
     try {
       pending.resolve(pending.decode(r));
     } catch (err) {

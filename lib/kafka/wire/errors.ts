@@ -30,6 +30,9 @@ export const ErrorCode = {
   POLICY_VIOLATION: 44,
   KAFKA_STORAGE_ERROR: 56,
   TOPIC_AUTHORIZATION_FAILED: 29,
+  UNSUPPORTED_SASL_MECHANISM: 33,
+  ILLEGAL_SASL_STATE: 34,
+  SASL_AUTHENTICATION_FAILED: 58,
   CLUSTER_AUTHORIZATION_FAILED: 31,
   FENCED_LEADER_EPOCH: 74,
   UNKNOWN_LEADER_EPOCH: 75,
@@ -102,6 +105,15 @@ export class KafkaConnectionError extends Error {
   override name = "KafkaConnectionError";
   readonly retriable = true;
   readonly staleMetadata = true;
+}
+
+/**
+ * The TLS handshake or SASL authentication with a broker failed. Retriable: credentials and certificates get fixed
+ * on either side while the service keeps trying, and it should then recover without a restart. The message names
+ * the broker, the mechanism and the broker's own words, never a secret.
+ */
+export class KafkaAuthenticationError extends KafkaConnectionError {
+  override name = "KafkaAuthenticationError";
 }
 
 /** Whether `err` may succeed on another try. */

@@ -8,10 +8,16 @@ import { ByteReader, ByteWriter, varintSize } from "./bytes.ts";
 import { crc32c } from "./crc32c.ts";
 
 /** Request kinds (api keys) used here. */
-export const ApiKey = { Produce: 0, Metadata: 3, ApiVersions: 18 } as const;
+export const ApiKey = { Produce: 0, Metadata: 3, SaslHandshake: 17, ApiVersions: 18, SaslAuthenticate: 36 } as const;
 
 /** The versions this module encodes; brokers must support them (checked with ApiVersions at connect). */
-export const API_VERSION = { Produce: 3, Metadata: 1, ApiVersions: 0 } as const;
+export const API_VERSION = {
+  Produce: 3,
+  Metadata: 1,
+  ApiVersions: 0,
+  SaslHandshake: 1,
+  SaslAuthenticate: 1,
+} as const;
 
 /** A record as the wire producer writes it: value and header values as strings or bytes. */
 export interface WireRecord {
@@ -312,4 +318,58 @@ export function decodeApiVersions(r: ByteReader): { errorCode: number; versions:
     versions.set(key, [min, max]);
   }
   return { errorCode, versions };
+}
+
+/**
+ * Encodes a SaslHandshake v1 request (the SASL exchange then runs in SaslAuthenticate requests).
+ *
+ * ```
+ * mechanism string
+ * ```
+ */
+export function encodeSaslHandshake(correlationId: number, clientId: string, mechanism: string): Uint8Array {
+  const w = beginRequest(ApiKey.SaslHandshake, API_VERSION.SaslHandshake, correlationId, clientId);
+  w.string(mechanism);
+  return endRequest(w);
+}
+
+/** Decodes a SaslHandshake v1 response: `error_code i16, [mechanisms string]`. */
+export function decodeSaslHandshake(r: ByteReader): { errorCode: number; mechanisms: string[] } {
+  const errorCode = r.int16();
+  const mechanisms: string[] = [];
+  const n = r.count(2);
+  for (let i = 0; i < n; i++) mechanisms.push(r.string());
+  return { errorCode, mechanisms };
+}
+
+/**
+ * Encodes a SaslAuthenticate v1 request carrying one message of the mechanism.
+ *
+ * ```
+ * auth_bytes bytes (int32 length)
+ * ```
+ */
+export function encodeSaslAuthenticate(correlationId: number, clientId: string, message: Uint8Array): Uint8Array {
+  const w = beginRequest(ApiKey.SaslAuthenticate, API_VERSION.SaslAuthenticate, correlationId, clientId);
+  w.int32(message.byteLength).raw(message);
+  return endRequest(w);
+}
+
+/** A decoded SaslAuthenticate v1 response. */
+export interface SaslAuthenticateResponse {
+  errorCode: number;
+  errorMessage: string | null;
+  /** The server's message (copied out of the frame). */
+  message: Uint8Array;
+  /** KIP-368: how long the session may live before the client re-authenticates; 0 for no limit. */
+  sessionLifetimeMs: number;
+}
+
+/** Decodes a SaslAuthenticate v1 response: `error_code i16, error_message string?, auth_bytes, session_lifetime_ms i64`. */
+export function decodeSaslAuthenticate(r: ByteReader): SaslAuthenticateResponse {
+  const errorCode = r.int16();
+  const errorMessage = r.nullableString();
+  const message = (r.nullableBytes() ?? new Uint8Array()).slice();
+  const sessionLifetimeMs = Number(r.int64());
+  return { errorCode, errorMessage, message, sessionLifetimeMs };
 }
