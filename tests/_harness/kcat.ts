@@ -26,6 +26,8 @@ export interface KcatMessage {
 
 /** Options of {@link kcatRead}. */
 export interface KcatReadOptions {
+  /** librdkafka properties (`-X name=value`), e.g. security settings for a TLS/SASL gateway. */
+  config?: Record<string, string>;
   /**
    * Read until this many messages have arrived (waiting for late ones) and fail if they do not arrive in time.
    * Without it, read what the topic holds now and stop at the end of every partition.
@@ -53,6 +55,8 @@ export interface KcatProduceOptions {
    * a batch uncompressed when compression would not shrink it.
    */
   compression?: "gzip" | "snappy" | "lz4" | "zstd";
+  /** librdkafka properties (`-X name=value`). */
+  config?: Record<string, string>;
 }
 
 const decoder = new TextDecoder();
@@ -71,6 +75,7 @@ const KEY_DELIMITER = "\x1f";
 export async function kcatRead(bootstrap: string, topic: string, opts: KcatReadOptions): Promise<KcatMessage[]> {
   // check.crcs: every record batch read back is also checked against its CRC-32C.
   const args = ["-b", bootstrap, "-X", "check.crcs=true", "-C", "-t", topic, "-o", "beginning", "-J", "-q"];
+  args.push(...configArgs(opts.config));
   if (opts.expected !== undefined) args.push("-c", String(opts.expected));
   else args.push("-e");
   const result = await runKcat(args, undefined, opts.timeoutMs);
@@ -117,6 +122,7 @@ export async function kcatProduce(
   args.push("-X", `message.timeout.ms=${timeoutMs}`);
   if (opts.partition !== undefined) args.push("-p", String(opts.partition));
   if (opts.compression !== undefined) args.push("-z", opts.compression, "-X", "linger.ms=50");
+  args.push(...configArgs(opts.config));
   for (const [name, value] of Object.entries(opts.headers ?? {})) args.push("-H", `${name}=${value}`);
   const result = await runKcat(args, new TextEncoder().encode(input), timeoutMs + 5_000);
   if (result.timedOut || result.code !== 0) {
@@ -152,6 +158,10 @@ export async function kcatBatches(bootstrap: string, topic: string, timeoutMs = 
     if (m !== null && m[2] === topic) batches.push({ partition: Number(m[3]), messages: Number(m[1]), codec: m[4]! });
   }
   return batches;
+}
+
+function configArgs(config: Record<string, string> = {}): string[] {
+  return Object.entries(config).flatMap(([k, v]) => ["-X", `${k}=${v}`]);
 }
 
 interface KcatResult {
