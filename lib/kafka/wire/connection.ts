@@ -349,7 +349,13 @@ export class BrokerConnection {
     } catch {
       // already closed by the peer
     }
-    const error = new KafkaConnectionError(`connection to ${this.#address} lost: ${reason}`);
+    // TLS 1.3 finishes the client's handshake before the server has checked its certificate, so a refused client
+    // certificate arrives as an alert on the first read: it is a TLS failure, not a network one.
+    const error = /fatal alert/i.test(reason)
+      ? new KafkaAuthenticationError(
+        `TLS with ${this.#address} failed: the broker sent ${reason.replace(/^read failed: /, "")}`,
+      )
+      : new KafkaConnectionError(`connection to ${this.#address} lost: ${reason}`);
     for (const p of this.#inFlight.values()) {
       this.#clock.clearTimeout(p.timer);
       p.reject(error);
