@@ -205,5 +205,35 @@ Deno.test({
         await producer.disconnect();
       });
     }
+
+    await t.step(
+      "endpoint identification none: the wrong host name is accepted, an untrusted chain still is not",
+      async () => {
+        await using gw = await startKafkaGateway({
+          upstream: kafka.bootstrapServers,
+          tls: { cert: certs.wrongHostCert, key: certs.wrongHostKey },
+        });
+        const { producer } = producerFor(gw.brokers, {
+          protocol: "SSL",
+          tls: tlsConfig(certs, { verifyHostname: false }),
+        });
+        await producer.connect();
+        try {
+          await sendAndRead(kafka, producer, "no-hostname-check");
+        } finally {
+          await producer.disconnect();
+        }
+        await using untrusted = await startKafkaGateway({
+          upstream: kafka.bootstrapServers,
+          tls: { cert: certs.untrustedCert, key: certs.untrustedKey },
+        });
+        const { producer: other } = producerFor(untrusted.brokers, {
+          protocol: "SSL",
+          tls: tlsConfig(certs, { verifyHostname: false }),
+        });
+        await assert.rejects(other.connect(), /UnknownIssuer|unknown issuer/i);
+        await other.disconnect();
+      },
+    );
   },
 });

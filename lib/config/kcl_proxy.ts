@@ -5,7 +5,9 @@
  */
 import { z } from "zod";
 import type { Env } from "./parse.ts";
-import { parseConfig, pickEnv } from "./parse.ts";
+import { parseConfig, pickEnv, withMoreProblems } from "./parse.ts";
+import { KAFKA_SECURITY_FLAGS, loadKafkaSecurity } from "./kafka_security.ts";
+import type { KafkaSecurityConfig } from "../kafka/security.ts";
 import { boolean, duration, hostPortList, integer, optional, port, required, text, withDefault } from "./fields.ts";
 import { parseFlags } from "./flags.ts";
 import { type CompressionCodec, parseCompressionCodec } from "../kafka/compression/codec.ts";
@@ -29,6 +31,8 @@ export interface KclProxyConfig {
   normalBuffer: number;
   /** Codec of the record batches the proxy writes. */
   compression: CompressionCodec;
+  /** TLS and SASL towards Kafka (`KCL_KAFKA_SECURITY_PROTOCOL` and friends). */
+  kafkaSecurity: KafkaSecurityConfig;
 }
 
 const hostList = (s: string): string[] => {
@@ -54,7 +58,7 @@ const schema = z.object({
 });
 
 /** Env variable and flag of each field. */
-const SOURCES: Record<keyof KclProxyConfig, { env: string; flag: string; boolean?: true }> = {
+const SOURCES: Record<Exclude<keyof KclProxyConfig, "kafkaSecurity">, { env: string; flag: string; boolean?: true }> = {
   bootstrapServers: { env: "KCL_BOOTSTRAP_SERVERS", flag: "bootstrap-servers" },
   port: { env: "KCL_PORT", flag: "port" },
   hostname: { env: "KCL_HOST", flag: "host" },
@@ -70,9 +74,12 @@ const SOURCES: Record<keyof KclProxyConfig, { env: string; flag: string; boolean
 };
 
 /** The flag definitions, for parseFlags and the help text. */
-export const KCL_PROXY_FLAGS = Object.fromEntries(
-  Object.values(SOURCES).map((s) => [s.flag, { type: s.boolean ? "boolean" as const : "string" as const }]),
-);
+export const KCL_PROXY_FLAGS = {
+  ...Object.fromEntries(
+    Object.values(SOURCES).map((s) => [s.flag, { type: s.boolean ? "boolean" as const : "string" as const }]),
+  ),
+  ...KAFKA_SECURITY_FLAGS,
+};
 
 /**
  * Parses flags and env into a {@link KclProxyConfig}. Throws UsageError for unknown flags and ConfigError listing
@@ -98,5 +105,7 @@ export function parseKclProxyConfig(args: string[], env: Env): KclProxyConfig {
       labels[key] = `${src.env} (--${src.flag})`;
     }
   }
-  return parseConfig(schema, raw, labels) as KclProxyConfig;
+  const security = loadKafkaSecurity("KCL_", env, values);
+  const base = withMoreProblems(security.problems, () => parseConfig(schema, raw, labels));
+  return { ...base, kafkaSecurity: security.config! } as KclProxyConfig;
 }

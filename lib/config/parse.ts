@@ -41,3 +41,19 @@ export function parseConfig<S extends z.ZodType>(
   });
   throw new ConfigError(problems);
 }
+
+/**
+ * Runs `parse` and adds `more` problems (found by another loader, such as the Kafka security settings) to the ones
+ * it reports, so the user sees every problem in one message.
+ */
+export function withMoreProblems<T>(more: string[], parse: () => T): T {
+  let value: T;
+  try {
+    value = parse();
+  } catch (err) {
+    if (err instanceof ConfigError && more.length > 0) throw new ConfigError([...err.problems, ...more]);
+    throw err;
+  }
+  if (more.length > 0) throw new ConfigError(more);
+  return value;
+}

@@ -8,7 +8,9 @@ import { type CompressionCodec, parseCompressionCodec } from "../kafka/compressi
 import { UsageError } from "./errors.ts";
 import { boolean, hostPortList, httpUrl, integer, optional, port, required, text, withDefault } from "./fields.ts";
 import { parseFlags } from "./flags.ts";
-import { type Env, parseConfig, pickEnv } from "./parse.ts";
+import { type Env, parseConfig, pickEnv, withMoreProblems } from "./parse.ts";
+import { KAFKA_SECURITY_FLAGS, loadKafkaSecurity } from "./kafka_security.ts";
+import type { KafkaSecurityConfig } from "../kafka/security.ts";
 
 /** One integration an app routes to: its display name (what events opt out of) and its Kafka topic. */
 export interface IntegrationTarget {
@@ -51,6 +53,8 @@ export interface RouterConfig {
   cacheTtlMs: number | undefined;
   /** Codec of the record batches the router writes (integration topics and the retry lane). */
   compression: CompressionCodec;
+  /** TLS and SASL of every Kafka connection (`ER_KAFKA_SECURITY_PROTOCOL` and friends). */
+  kafkaSecurity: KafkaSecurityConfig;
 }
 
 /** Kafka topic names: what the broker accepts. */
@@ -101,6 +105,7 @@ export const ROUTER_FLAGS = {
   "disable-cache-ttl": { type: "boolean" },
   "debug": { type: "boolean" },
   "kafka-compression": { type: "string" },
+  ...KAFKA_SECURITY_FLAGS,
 } as const;
 
 /**
@@ -208,7 +213,8 @@ export function loadRouterConfig(args: string[], env: Env, mode: "start" | "mock
     integrations: "mock integrations argument",
     compression: values["kafka-compression"] !== undefined ? "--kafka-compression" : "ER_KAFKA_COMPRESSION",
   };
-  const c = parseConfig(schema, raw, labels);
+  const security = loadKafkaSecurity("ER_", env, values);
+  const c = withMoreProblems(security.problems, () => parseConfig(schema, raw, labels));
 
   let source: IntegrationSourceConfig;
   if (mode === "mock") {
@@ -252,5 +258,6 @@ export function loadRouterConfig(args: string[], env: Env, mode: "start" | "mock
     source,
     cacheTtlMs: c.disableCacheTtl ? undefined : c.cacheTtlMin * 60_000,
     compression: c.compression,
+    kafkaSecurity: security.config!,
   };
 }

@@ -3,10 +3,14 @@
  * and parses `host:port,host:port` bootstrap lists from config.
  * @module
  */
+import type { TokenFetch } from "./sasl/oauthbearer.ts";
 import { Kafka, logLevel } from "kafkajs";
 import type { LogEntry, RetryOptions } from "kafkajs";
 import type { Logger } from "../log.ts";
+import type { Clock } from "../clock.ts";
 import { registerKafkajsCodecs } from "./kafkajs/codecs.ts";
+import { kafkajsSecurity } from "./kafkajs/security.ts";
+import type { KafkaSecurityConfig } from "./security.ts";
 
 /** Options of {@link createKafka}. */
 export interface CreateKafkaOptions {
@@ -20,6 +24,11 @@ export interface CreateKafkaOptions {
   requestTimeoutMs?: number;
   /** Client-wide retry policy; producers and consumers may override it. */
   retry?: RetryOptions;
+  /** TLS and SASL (default: plain TCP). */
+  security?: KafkaSecurityConfig;
+  /** Clock and fetch of the OAUTHBEARER token source. */
+  clock?: Clock;
+  fetch?: TokenFetch;
 }
 
 /**
@@ -44,6 +53,7 @@ export function createKafka(opts: CreateKafkaOptions): Kafka {
     connectionTimeout: opts.connectionTimeoutMs,
     requestTimeout: opts.requestTimeoutMs,
     retry: opts.retry,
+    ...(opts.security === undefined ? {} : kafkajsSecurity(opts.security, { clock: opts.clock, fetch: opts.fetch })),
     // kafkajs drops entries above this level before building them, so debug-off costs nothing.
     logLevel: log.debugEnabled ? logLevel.DEBUG : logLevel.WARN,
     logCreator: () => (entry) => forwardKafkaLog(log, entry),

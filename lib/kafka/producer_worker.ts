@@ -6,6 +6,7 @@
 /// <reference lib="deno.worker" />
 import type { Delivery } from "./delivery.ts";
 import { WireProducer } from "./wire_producer.ts";
+import { brokerSecurity } from "./security.ts";
 import type { LogFields, Logger, LogLevel } from "../log.ts";
 import { errorMessage } from "../log.ts";
 import type { WorkerReply, WorkerRequest } from "./worker_protocol.ts";
@@ -53,8 +54,11 @@ async function handle(req: WorkerRequest): Promise<void> {
     case "init": {
       try {
         const logger = forwardingLogger(req.debug, {});
+        const { security: settings, ...client } = req.client;
+        // One security object for all producers of the worker: they share an OAUTHBEARER token.
+        const security = settings === undefined ? undefined : brokerSecurity(settings);
         producers = req.producers.map((o) =>
-          new WireProducer({ ...req.client, ...o, brokers: req.brokers, clientId: req.clientId, logger })
+          new WireProducer({ ...client, ...o, security, brokers: req.brokers, clientId: req.clientId, logger })
         );
         await Promise.all(producers.map((p) => p.connect()));
         reply({ t: "done", id: req.id });

@@ -4,6 +4,7 @@
  * own connections use; the kafkajs consumer gets the same settings through `kafkajs/security.ts`.
  * @module
  */
+import type { TokenFetch } from "./sasl/oauthbearer.ts";
 import type { Clock } from "../clock.ts";
 import { ClientCredentialsTokens, oauthBearerMechanism } from "./sasl/oauthbearer.ts";
 import { plainMechanism } from "./sasl/plain.ts";
@@ -47,7 +48,7 @@ export const PLAINTEXT: KafkaSecurityConfig = { protocol: "PLAINTEXT" };
 /** Options of {@link brokerSecurity}. */
 export interface BrokerSecurityDeps {
   clock?: Clock;
-  fetch?: typeof fetch;
+  fetch?: TokenFetch;
 }
 
 /**
@@ -62,7 +63,12 @@ export interface BrokerSecurityDeps {
 export function brokerSecurity(config: KafkaSecurityConfig, deps: BrokerSecurityDeps = {}): BrokerSecurity {
   const out: BrokerSecurity = {};
   if (config.tls !== undefined) {
-    out.tls = { caCerts: config.tls.caCerts, cert: config.tls.cert, key: config.tls.key };
+    out.tls = {
+      caCerts: config.tls.caCerts,
+      cert: config.tls.cert,
+      key: config.tls.key,
+      skipHostnameCheck: !config.tls.verifyHostname,
+    };
   }
   const sasl = config.sasl;
   if (sasl !== undefined) {

@@ -5,9 +5,12 @@
 import type { LogFields, LogLevel } from "../log.ts";
 import type { OutboundRecord } from "./delivery.ts";
 import type { WireProducerOptions } from "./wire_producer.ts";
+import type { KafkaSecurityConfig } from "./security.ts";
 
 /** Connection settings the worker's producers share (plain data, so it can be posted). */
-export type WorkerClientSettings = Pick<WireProducerOptions, "connectionTimeoutMs" | "requestTimeoutMs" | "retry">;
+export type WorkerClientSettings =
+  & Pick<WireProducerOptions, "connectionTimeoutMs" | "requestTimeoutMs" | "retry">
+  & { security?: KafkaSecurityConfig };
 
 /** Settings of one producer the worker owns. */
 export type WorkerProducerSettings = Pick<WireProducerOptions, "acks" | "timeoutMs" | "retries" | "compression">;

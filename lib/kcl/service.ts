@@ -11,6 +11,7 @@ import { opsRoutes } from "../http/ops.ts";
 import { pathOf } from "../http/path.ts";
 import { withDeadline } from "../http/shutdown.ts";
 import { WireProducer } from "../kafka/wire_producer.ts";
+import { brokerSecurity } from "../kafka/security.ts";
 import {
   ProducerWorker,
   ProducerWorkerUnavailableError,
@@ -261,6 +262,7 @@ async function connectProducers(config: KclProxyConfig, deps: KclProxyDeps, logg
           brokers: config.bootstrapServers,
           clientId: "kcl-proxy",
           logger,
+          client: { security: config.kafkaSecurity },
           producers: [settings, settings],
         });
         return {
@@ -275,7 +277,13 @@ async function connectProducers(config: KclProxyConfig, deps: KclProxyDeps, logg
         logger.warn("producer worker unavailable; producing on the main thread", { error: errorMessage(err) });
       }
     }
-    const options = { ...settings, brokers: config.bootstrapServers, clientId: "kcl-proxy", logger };
+    const options = {
+      ...settings,
+      brokers: config.bootstrapServers,
+      clientId: "kcl-proxy",
+      logger,
+      security: brokerSecurity(config.kafkaSecurity),
+    };
     const batched = new WireProducer(options);
     const immediate = new WireProducer(options);
     const close = () => Promise.allSettled([batched.disconnect(), immediate.disconnect()]);

@@ -10,6 +10,7 @@ import type { RouterConfig } from "../config/router.ts";
 import { createKafka } from "../kafka/client.ts";
 import { AckConsumer, type UndecodableBatchError } from "../kafka/consumer.ts";
 import { WireProducer } from "../kafka/wire_producer.ts";
+import { brokerSecurity } from "../kafka/security.ts";
 import type { Logger } from "../log.ts";
 import { errorMessage } from "../log.ts";
 import { createRegistry, type Registry } from "../metrics.ts";
@@ -122,8 +123,18 @@ export async function startRouter(config: RouterConfig, deps: RouterDeps): Promi
   const clientId = deps.clientId ?? "event-router";
   // The per-produce timeout also bounds every request; the floor keeps the consumer's 1 s long-poll fetches valid.
   const requestTimeoutMs = Math.max(config.messageTimeoutMs, 1500);
-  const kafka = createKafka({ brokers: config.bootstrapServers, clientId, logger, requestTimeoutMs });
+  const security = config.kafkaSecurity;
+  const kafka = createKafka({
+    brokers: config.bootstrapServers,
+    clientId,
+    logger,
+    requestTimeoutMs,
+    security,
+    clock,
+    fetch: deps.fetch,
+  });
   const producer = new WireProducer({
+    security: brokerSecurity(security, { clock, fetch: deps.fetch }),
     brokers: config.bootstrapServers,
     clientId,
     logger,

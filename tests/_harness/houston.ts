@@ -252,6 +252,7 @@ export interface RouterTestSetup {
   flushTimeoutMs?: number;
   messageTimeoutMs?: number;
   compression?: RouterConfig["compression"];
+  kafkaSecurity?: RouterConfig["kafkaSecurity"];
 }
 
 /** A {@link RouterConfig} for tests (what `loadRouterConfig` would build from the equivalent env). */
@@ -283,6 +284,7 @@ export function routerTestConfig(s: RouterTestSetup): RouterConfig {
     },
     cacheTtlMs: s.cacheTtlMs,
     compression: s.compression ?? "none",
+    kafkaSecurity: s.kafkaSecurity ?? { protocol: "PLAINTEXT" },
   };
 }
 

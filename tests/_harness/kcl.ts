@@ -19,6 +19,7 @@ export function kclTestConfig(bootstrapServers: string[], overrides: Partial<Kcl
     lowBuffer: 10_000,
     normalBuffer: 50_000,
     compression: "none",
+    kafkaSecurity: { protocol: "PLAINTEXT" },
     ...overrides,
   };
 }

@@ -49,6 +49,9 @@ export function oauthBearerMechanism(tokens: TokenSource): SaslMechanism {
   };
 }
 
+/** The part of `fetch` the token source uses (tests and services may pass their own). */
+export type TokenFetch = (url: string, init: RequestInit) => Promise<Response>;
+
 /** Options of {@link ClientCredentialsTokens}. */
 export interface ClientCredentialsOptions {
   /** The provider's token endpoint. */
@@ -57,7 +60,7 @@ export interface ClientCredentialsOptions {
   clientSecret: string;
   scope?: string;
   clock?: Clock;
-  fetch?: typeof fetch;
+  fetch?: TokenFetch;
   /** How long a token endpoint request may take; default 10000 ms. */
   timeoutMs?: number;
 }

@@ -26,6 +26,8 @@ export interface BrokerTls {
   /** Client certificate chain and its (unencrypted) key, PEM, for mutual TLS. */
   cert?: string;
   key?: string;
+  /** Check the chain but not that the certificate names the broker (`ssl.endpoint.identification.algorithm=none`). */
+  skipHostnameCheck?: boolean;
 }
 
 /** How connections reach and prove themselves to brokers: TLS, SASL, both or neither. */
@@ -111,6 +113,7 @@ export class BrokerConnection {
         hostname: opts.host,
         port: opts.port,
         caCerts: tls.caCerts,
+        unsafelyDisableHostnameVerification: tls.skipHostnameCheck === true,
         ...(tls.cert !== undefined && tls.key !== undefined ? { cert: tls.cert, key: tls.key } : {}),
       });
       try {
