@@ -60,6 +60,16 @@ Deno.test("ER_KAFKA_COMPRESSION and --kafka-compression pick the codec; a bad on
   assert.match(q.join("\n"), /^--kafka-compression/);
 });
 
+Deno.test("Kafka security problems are listed with the router's other configuration problems", () => {
+  const { ER_KAFKA_GROUP_ID: _group, ...noGroup } = BASE;
+  const p = problems(() =>
+    loadRouterConfig([], { ...noGroup, ER_KAFKA_SECURITY_PROTOCOL: "SASL_SSL", ER_KAFKA_SASL_PASSWORD: "pw" }, "start")
+  );
+  assert.deepEqual(p.map((x) => x.split(":")[0]), ["ER_KAFKA_GROUP_ID", "ER_KAFKA_SASL_MECHANISM"]);
+  const c = loadRouterConfig(["--kafka-security-protocol", "SSL"], BASE, "start");
+  assert.deepEqual(c.kafkaSecurity, { protocol: "SSL", tls: { verifyHostname: true } });
+});
+
 Deno.test("defaults, aliases and flags", () => {
   const c = loadRouterConfig([], BASE, "start");
   assert.equal(c.serverPort, 8080);
