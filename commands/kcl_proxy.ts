@@ -7,6 +7,7 @@ import type { Command } from "./command.ts";
 import { serveUntilSignal } from "./_serve.ts";
 import type { Env } from "../lib/config/parse.ts";
 import { parseKclProxyConfig } from "../lib/config/kcl_proxy.ts";
+import { kafkaSecurityHelp } from "../lib/config/kafka_security.ts";
 import { createLogger, errorMessage } from "../lib/log.ts";
 
 const HELP = `HTTP to Kafka proxy with priority batching and per-client API keys.
@@ -33,6 +34,10 @@ Flags (each also set by its environment variable; flags win):
       --kafka-compression string       KCL_KAFKA_COMPRESSION      batch codec: none, gzip, snappy, lz4, zstd (default none)
       --debug                          KCL_DEBUG                  debug logging
   -h, --help                                                      help for kcl-proxy
+
+Kafka security (each also a flag: KCL_KAFKA_SASL_USERNAME is --kafka-sasl-username; secrets only as
+--<name>-file or <NAME>_FILE, a file holding the value):
+${kafkaSecurityHelp("KCL_")}
 `;
 
 /** The `kcl-proxy` command. */

@@ -5,6 +5,7 @@
  */
 import { loadRouterConfig } from "../lib/config/router.ts";
 import type { Env } from "../lib/config/parse.ts";
+import { kafkaSecurityHelp } from "../lib/config/kafka_security.ts";
 import type { Command } from "./command.ts";
 import { runRouter } from "./start.ts";
 
@@ -29,6 +30,10 @@ Flags:
       --kafka-compression   codec of produced batches (ER_KAFKA_COMPRESSION)
       --debug               debug logs
   -h, --help                help for this command
+
+Kafka security (each also a flag: ER_KAFKA_SASL_USERNAME is --kafka-sasl-username; secrets only as
+--<name>-file or <NAME>_FILE, a file holding the value):
+${kafkaSecurityHelp("ER_")}
 `,
   async run(args: string[], env: Env): Promise<number> {
     const config = loadRouterConfig(args, env, "mock");

@@ -4,6 +4,7 @@
  */
 import { loadRouterConfig, type RouterConfig } from "../lib/config/router.ts";
 import type { Env } from "../lib/config/parse.ts";
+import { kafkaSecurityHelp } from "../lib/config/kafka_security.ts";
 import { createLogger, type Logger } from "../lib/log.ts";
 import type { Command } from "./command.ts";
 import { serveUntilSignal } from "./_serve.ts";
@@ -31,7 +32,11 @@ const FLAGS = `Flags:
       --disable-cache-ttl   keep cache entries until an SSE event replaces them
       --kafka-compression   codec of produced batches (ER_KAFKA_COMPRESSION)
       --debug               debug logs
-  -h, --help                help for this command`;
+  -h, --help                help for this command
+
+Kafka security (each also a flag: ER_KAFKA_SASL_USERNAME is --kafka-sasl-username; secrets only as
+--<name>-file or <NAME>_FILE, a file holding the value):
+${kafkaSecurityHelp("ER_")}`;
 
 /** Runs a router from its config until SIGINT/SIGTERM (or `stop`), then drains; resolves to the exit code. */
 export async function runRouter(

@@ -97,7 +97,7 @@ export const KAFKA_SECURITY_FLAGS: Record<string, { type: "string" }> = Object.f
 export function kafkaSecurityHelp(prefix: string): string {
   return Object.values(KAFKA_SECURITY_SETTINGS).map((s: Setting) => {
     const env = `${prefix}${s.suffix}${s.secret ? " (or _FILE)" : ""}`;
-    return `  ${env.padEnd(58)} ${s.help}`;
+    return `  ${env.padEnd(52)} ${s.help}`;
   }).join("\n");
 }
 
