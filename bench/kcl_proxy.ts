@@ -26,6 +26,8 @@ import { createKafka } from "../lib/kafka/client.ts";
 import { MockKafkaCluster } from "../lib/kafka/mock_cluster.ts";
 import { silentLogger } from "../lib/log.ts";
 import { kcatRead } from "../tests/_harness/kcat.ts";
+import { makeTestCerts } from "../tests/_harness/certs.ts";
+import { startKafkaGateway } from "../tests/_harness/kafka_gateway.ts";
 
 /** Suite name for `bench/main.ts --only`. */
 export const name = "kcl";
@@ -207,6 +209,39 @@ async function throughputRows(env: Env, quick: boolean): Promise<BenchRow[]> {
   rows.push(ratioRow("kcl bulk of 100 normal events (produced)", plain.rate, producerCeiling, "events/s", 0.8, {
     notes: plain.notes,
   }));
+  // Over SASL_SSL PLAIN through the harness's TLS/SASL gateway, which runs in this process.
+  {
+    await using certs = await makeTestCerts();
+    await using gateway = await startKafkaGateway({
+      upstream: env.cluster.bootstrapServers,
+      tls: { cert: certs.serverCert, key: certs.serverKey },
+      sasl: { mechanisms: ["PLAIN"], users: { kcl: "bench-password" } },
+    });
+    const proxy = await env.spawnProxy({
+      KCL_BOOTSTRAP_SERVERS: gateway.bootstrapServers,
+      KCL_KAFKA_SECURITY_PROTOCOL: "SASL_SSL",
+      KCL_KAFKA_SSL_CA_LOCATION: certs.caFile,
+      KCL_KAFKA_SASL_MECHANISM: "PLAIN",
+      KCL_KAFKA_SASL_USERNAME: "kcl",
+      KCL_KAFKA_SASL_PASSWORD: "bench-password",
+    });
+    try {
+      const secured = await bulkRate(env, proxy, p);
+      rows.push(
+        infoRow(
+          "kcl bulk of 100 over SASL_SSL PLAIN",
+          secured.rate,
+          "events/s",
+          `${
+            (secured.rate / plain.rate).toFixed(2)
+          }× the plaintext bulk row; through the harness's TLS/SASL gateway, which forwards every byte in JavaScript on ` +
+            `the same 2 cores; ${secured.notes}`,
+        ),
+      );
+    } finally {
+      await proxy.stop("SIGTERM", 30_000);
+    }
+  }
   // Compression is paid in the producer worker; each codec's proxy runs alone, right after the plain one.
   for (const codec of ["lz4", "zstd"]) {
     const proxy = await env.spawnProxy({ KCL_KAFKA_COMPRESSION: codec });

@@ -16,6 +16,7 @@ import { FakeHouston, routerTestConfig } from "./_harness/houston.ts";
 import { startKafkaGateway } from "./_harness/kafka_gateway.ts";
 import { kclTestConfig } from "./_harness/kcl.ts";
 import { kcatProduce, kcatRead, startKafka, testLogger, uniqueTopic } from "./_harness/mod.ts";
+import { startTokenEndpoint } from "./_harness/oidc.ts";
 
 const PASSWORD = "kafka-Pa55-secret";
 const API_KEY = "k-security-test-0123456789";
@@ -189,3 +190,83 @@ for (const mode of ["SASL_SSL SCRAM-SHA-512 (mock)", "mutual TLS (start, with Ho
     },
   });
 }
+
+Deno.test({
+  name: "kcl-proxy over OAUTHBEARER with 5 s tokens: a bounded 20 s load has no failed request across renewals",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    using kafka = startKafka(3);
+    await using certs = await makeTestCerts();
+    await using oidc = await startTokenEndpoint({ clientId: "kcl", clientSecret: PASSWORD, lifetimeS: 5 });
+    // The gateway announces each session's lifetime as the token's (KIP-368) and closes sessions that outlive it.
+    await using gw = await startKafkaGateway({
+      upstream: kafka.bootstrapServers,
+      tls: { cert: certs.serverCert, key: certs.serverKey },
+      sasl: { mechanisms: ["OAUTHBEARER"], verifyToken: (token) => oidc.verify(token) },
+    });
+    const topic = uniqueTopic("kcl-sasl-oauth");
+    kafka.createTopic(topic, 3);
+    const logger = testLogger();
+    const keys = JSON.stringify({
+      keys: [{ id: "o", key: API_KEY, clientId: "SEC", realms: ["prod"], topics: ["kcl-sasl-*"] }],
+    });
+    const proxy = await startKclProxy(
+      kclTestConfig(gw.brokers, {
+        kafkaSecurity: {
+          protocol: "SASL_SSL",
+          tls: { caCerts: [certs.ca], verifyHostname: true },
+          sasl: { mechanism: "OAUTHBEARER", tokenUrl: oidc.url, clientId: "kcl", clientSecret: PASSWORD },
+        },
+      }),
+      { logger, keys: ApiKeys.fromText(keys, logger) },
+    );
+    const statuses = new Map<string, number>();
+    let sent = 0;
+    try {
+      const until = Date.now() + 20_000;
+      const loop = async (lane: number) => {
+        for (let i = 0; Date.now() < until && i < 5_000; i++) {
+          const res = await proxy.handler(
+            new Request("http://proxy/events", {
+              method: "POST",
+              headers: {
+                "content-type": "application/json",
+                "x-api-key": API_KEY,
+                "x-app-id": "SEC",
+                "x-realm": "prod",
+                "kcl-topic": topic,
+              },
+              body: JSON.stringify({
+                sourceSystem: "load",
+                sourceSystemId: "x",
+                authId: lane * 10_000 + i,
+                priority: 30,
+                data: {},
+              }),
+            }),
+          );
+          const status = (await res.json()).results?.[0]?.status ?? `http-${res.status}`;
+          statuses.set(status, (statuses.get(status) ?? 0) + 1);
+          sent++;
+          await new Promise((r) => setTimeout(r, 20));
+        }
+      };
+      await Promise.all([loop(0), loop(1), loop(2), loop(3)]);
+    } finally {
+      await proxy.stop();
+    }
+    assert.deepEqual([...statuses.keys()], ["produced"], JSON.stringify(Object.fromEntries(statuses)));
+    assert.ok(sent > 200, `only ${sent} requests in 20 s`);
+    // Tokens were renewed (5 s each over 20 s), and connections re-authenticated with them.
+    assert.ok(oidc.issued >= 4, `${oidc.issued} tokens issued`);
+    assert.ok(
+      (gw.authentications.get("OAUTHBEARER") ?? 0) >= 8,
+      `${gw.authentications.get("OAUTHBEARER")} authentications`,
+    );
+    // KIP-368: every connection was replaced before its session ended; the gateway never had to cut one.
+    assert.equal(gw.expiredSessions, 0);
+    const got = await kcatRead(kafka.bootstrapServers, topic, { expected: sent, timeoutMs: 30_000 });
+    assert.equal(got.length, sent);
+  },
+});

@@ -39,6 +39,8 @@ export interface KafkaGateway extends AsyncDisposable {
   brokers: string[];
   /** Successful SASL authentications so far, by mechanism. */
   authentications: Map<string, number>;
+  /** Connections closed because a request came after their session's lifetime (the client did not re-authenticate). */
+  readonly expiredSessions: number;
   setPassword(user: string, password: string): void;
   close(): Promise<void>;
 }
@@ -64,6 +66,7 @@ export async function startKafkaGateway(opts: KafkaGatewayOptions): Promise<Kafk
   });
   const users = new Map(Object.entries(opts.sasl?.users ?? {}));
   const authentications = new Map<string, number>();
+  const counters = { expiredSessions: 0 };
   /** Upstream port → gateway port, filled as listeners start. */
   const portMap = new Map<number, number>();
   const servers: net.Server[] = [];
@@ -73,7 +76,7 @@ export async function startKafkaGateway(opts: KafkaGatewayOptions): Promise<Kafk
     const onClient = (client: net.Socket) => {
       sockets.add(client);
       client.on("close", () => sockets.delete(client));
-      serveClient(client, target, { opts, users, portMap, authentications, sockets });
+      serveClient(client, target, { opts, users, portMap, authentications, sockets, counters });
     };
     const server = opts.tls === undefined ? net.createServer(onClient) : tls.createServer({
       cert: opts.tls.cert,
@@ -97,6 +100,9 @@ export async function startKafkaGateway(opts: KafkaGatewayOptions): Promise<Kafk
     bootstrapServers: brokers.join(","),
     brokers,
     authentications,
+    get expiredSessions() {
+      return counters.expiredSessions;
+    },
     setPassword: (user, password) => users.set(user, password),
     close,
     [Symbol.asyncDispose]: close,
@@ -109,6 +115,7 @@ interface Shared {
   portMap: Map<number, number>;
   authentications: Map<string, number>;
   sockets: Set<net.Socket>;
+  counters: { expiredSessions: number };
 }
 
 /** Splits a byte stream into Kafka frames (int32 size, then that many bytes). */
@@ -181,6 +188,7 @@ function serveClient(client: net.Socket, target: { host: string; port: number },
     const clientIdLength = frame.readInt16BE(8);
     const body = frame.subarray(10 + Math.max(0, clientIdLength));
     if (Date.now() > sessionEndsAt) {
+      shared.counters.expiredSessions++;
       client.destroy(); // KIP-368: a session past its lifetime is closed at its next request
       return;
     }
