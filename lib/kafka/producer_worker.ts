@@ -60,7 +60,7 @@ async function handle(req: WorkerRequest): Promise<void> {
         producers = req.producers.map((o) =>
           new WireProducer({ ...client, ...o, security, brokers: req.brokers, clientId: req.clientId, logger })
         );
-        await Promise.all(producers.map((p) => p.connect()));
+        if (req.connect) await Promise.all(producers.map((p) => p.connect()));
         reply({ t: "done", id: req.id });
       } catch (err) {
         await Promise.allSettled(producers.map((p) => p.disconnect()));

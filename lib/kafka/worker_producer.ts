@@ -21,6 +21,11 @@ export interface ProducerWorkerOptions {
   entry?: string;
   /** One entry per producer; {@link ProducerWorker.producer} takes the index. */
   producers: WorkerProducerSettings[];
+  /**
+   * Connect the producers before `start` resolves, rejecting when no broker can be reached (default true). With
+   * false they connect on their first send, and retry from there: for services that start while Kafka is down.
+   */
+  connect?: boolean;
 }
 
 /** One producer of a {@link ProducerWorker}: the same `send` contract as WireProducer. */
@@ -105,6 +110,7 @@ export class ProducerWorker {
       debug: opts.logger.debugEnabled,
       client: opts.client ?? {},
       producers: opts.producers,
+      connect: opts.connect ?? true,
     });
     if (error !== undefined) {
       const crashed = w.#crashed;

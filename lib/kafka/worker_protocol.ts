@@ -25,6 +25,8 @@ export type WorkerRequest =
     debug: boolean;
     client: WorkerClientSettings;
     producers: WorkerProducerSettings[];
+    /** Connect before answering (else on first send). */
+    connect: boolean;
   }
   /** One batch for producer #p; records should carry string headers (Buffers would be cloned with their pool). */
   | { t: "send"; id: number; p: number; records: OutboundRecord[] }

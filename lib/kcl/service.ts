@@ -12,6 +12,7 @@ import { pathOf } from "../http/path.ts";
 import { withDeadline } from "../http/shutdown.ts";
 import { WireProducer } from "../kafka/wire_producer.ts";
 import { brokerSecurity } from "../kafka/security.ts";
+import { ClusterProbe } from "../kafka/cluster_probe.ts";
 import {
   ProducerWorker,
   ProducerWorkerUnavailableError,
@@ -60,6 +61,8 @@ export interface KclProxyDeps {
   fetch?: typeof fetch;
   /** Wait before the second webhook try (doubles after). */
   webhookBackoffMs?: number;
+  /** How often the cluster probe behind `/ready` asks Kafka while it answers (default 5000 ms). */
+  kafkaProbeIntervalMs?: number;
 }
 
 /** What {@link KclProxy.stop} reports. */
@@ -85,7 +88,9 @@ export interface KclProxy {
 }
 
 /**
- * Starts the proxy: loads keys, connects both producers. Rejects when keys are invalid or Kafka is unreachable.
+ * Starts the proxy: loads keys, starts both producers and the cluster probe behind `/ready`. Does not wait for Kafka:
+ * while no broker accepts the proxy, immediate events are answered `failed`, batched ones wait in their buffers (and
+ * are reported by webhook when they cannot be produced), and `/ready` answers 503. Rejects when the keys are invalid.
  *
  * @example
  * ```ts
@@ -102,7 +107,22 @@ export async function startKclProxy(config: KclProxyConfig, deps: KclProxyDeps):
   const metrics = createKclMetrics(registry);
   const counter = new EventCounter(metrics);
   const keys = deps.keys ?? await ApiKeys.load(config.apiKeysFile, logger);
-  const producers = await connectProducers(config, deps, logger);
+  const probe = new ClusterProbe({
+    brokers: config.bootstrapServers,
+    clientId: "kcl-proxy",
+    logger,
+    clock,
+    security: brokerSecurity(config.kafkaSecurity),
+    intervalMs: deps.kafkaProbeIntervalMs,
+  });
+  probe.start();
+  let producers: Producers;
+  try {
+    producers = await connectProducers(config, deps, logger);
+  } catch (err) {
+    await probe.stop();
+    throw err;
+  }
   const batchedProducer = producers.batched;
   const immediateProducer = producers.immediate;
 
@@ -184,10 +204,7 @@ export async function startKclProxy(config: KclProxyConfig, deps: KclProxyDeps):
     logger,
     closing: () => closing,
   });
-  const ready = () => ({
-    kafka: batchedProducer.connected && immediateProducer.connected,
-    accepting: !closing,
-  });
+  const ready = () => ({ kafka: probe.ready, accepting: !closing });
   const ops = opsRoutes({ registry, ready });
   const other = async (req: Request): Promise<Response> =>
     (await ops(req)) ?? errorResponse(new HttpError(404, "not found: use POST /events", [], 1));
@@ -225,6 +242,7 @@ export async function startKclProxy(config: KclProxyConfig, deps: KclProxyDeps):
         drained.done ? config.shutdownTimeoutMs : 1000,
         clock,
       );
+      await probe.stop();
       const webhooks = await withDeadline(notifier.idle(), Math.max(1000, config.shutdownTimeoutMs), clock);
       if (!webhooks.done) logger.error("failure webhooks still pending at exit", { calls: notifier.pending });
       logger.info("stopped", { flushed: drained.done, unproduced });
@@ -246,7 +264,7 @@ interface Producers {
 
 /**
  * The batched classes' producer and the immediate one (acks -1 both, see the spec), in a worker thread unless asked
- * for the calling thread or the worker cannot run. Rejects with a readable message when Kafka cannot be reached.
+ * for the calling thread or the worker cannot run. They connect on their first send.
  */
 async function connectProducers(config: KclProxyConfig, deps: KclProxyDeps, logger: Logger): Promise<Producers> {
   const settings: WorkerProducerSettings = {
@@ -264,6 +282,8 @@ async function connectProducers(config: KclProxyConfig, deps: KclProxyDeps, logg
           logger,
           client: { security: config.kafkaSecurity },
           producers: [settings, settings],
+          // The cluster probe tells when Kafka accepts us; the producers connect on their first send.
+          connect: false,
         });
         return {
           batched: worker.producer(0),
@@ -287,15 +307,9 @@ async function connectProducers(config: KclProxyConfig, deps: KclProxyDeps, logg
     const batched = new WireProducer(options);
     const immediate = new WireProducer(options);
     const close = () => Promise.allSettled([batched.disconnect(), immediate.disconnect()]);
-    try {
-      await Promise.all([batched.connect(), immediate.connect()]);
-    } catch (err) {
-      await close();
-      throw err;
-    }
-    // Producers on this thread reconnect by themselves; they never fail for good.
+    // Producers on this thread connect on their first send and reconnect by themselves; they never fail for good.
     return { batched, immediate, close, fatal: new Promise<never>(() => {}) };
   } catch (err) {
-    throw new Error(`cannot connect to Kafka (${config.bootstrapServers.join(",")}): ${errorMessage(err)}`);
+    throw new Error(`cannot start the Kafka producers: ${errorMessage(err)}`);
   }
 }
