@@ -46,17 +46,30 @@ export async function runRouter(
   const logger = opts.logger ?? createLogger({ debug: config.debug });
   // The service is loaded only by the command that runs it: each process keeps only its own dependencies.
   const { startRouter } = await import("../lib/router/service.ts");
-  const router = await startRouter(config, { logger });
+  const { startingHandler } = await import("../lib/router/http.ts");
+  const { createRegistry } = await import("../lib/metrics.ts");
+  const registry = createRegistry();
+  // The port opens first: /health answers while the router waits for Kafka and its consumer group.
+  const giveUp = new AbortController();
+  const starting = startRouter(config, { logger, registry, signal: giveUp.signal });
+  let handler = startingHandler(registry);
+  const fatal = starting.then((router) => {
+    handler = router.handler;
+    return router.fatal;
+  });
+  fatal.catch(() => {}); // reported by serveUntilSignal when it comes first; ignored once shutting down
   return await serveUntilSignal({
     hostname: "0.0.0.0",
     port: config.serverPort,
-    handler: router.handler,
+    handler: (req) => handler(req),
     logger,
     stop: opts.stop,
-    fatal: router.fatal,
+    fatal,
     onListen: opts.onListen,
     drain: async () => {
-      await router.stop();
+      giveUp.abort();
+      const router = await starting.catch(() => undefined);
+      await router?.stop();
     },
   });
 }

@@ -178,7 +178,7 @@ for (const mode of ["SASL_SSL SCRAM-SHA-512 (mock)", "mutual TLS (start, with Ho
             });
             assert.deepEqual(got.map((m) => m.value).sort(), input.map((e) => e.value).sort());
           }
-          assert.deepEqual(router.ready(), { consumer: true });
+          assert.deepEqual(router.ready(), { consumer: true, kafka: true });
           // The router's consumer (kafkajs) and producer (wire) both authenticated.
           if (scram) assert.ok((gw.authentications.get("SCRAM-SHA-512") ?? 0) >= 2);
         } finally {

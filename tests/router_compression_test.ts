@@ -84,7 +84,7 @@ for (const codec of CODECS) {
           const written = await kcatBatches(kafka.bootstrapServers, topic);
           assert.ok(written.length > 0 && written.every((b) => b.codec === codec), JSON.stringify(written));
         }
-        assert.deepEqual(router.ready(), { consumer: true });
+        assert.deepEqual(router.ready(), { consumer: true, kafka: true });
       } finally {
         await router.stop();
       }
@@ -166,7 +166,7 @@ Deno.test({
       assert.match(error.message, new RegExp(`${ingest} partition 0 at offset 10 .*gzip decompression failed`));
       assert.match(error.message, new RegExp(`reset group ${groupId} on ${ingest}:0 to offset 15`));
       assert.equal(await metricValue(router.registry, "event_router_undecodable_batches", { topic: ingest }), 1);
-      assert.deepEqual(router.ready(), { consumer: false });
+      assert.equal(router.ready().consumer, false);
       // Exactly the ten records before the batch were routed, and nothing after it.
       await new Promise((r) => setTimeout(r, 1500));
       const got = await kcatRead(kafka.bootstrapServers, seg, { timeoutMs: 15_000 });

@@ -208,7 +208,11 @@ export class AckConsumer {
 
   /** Connects, subscribes and starts consuming; resolves once the consumer has joined its group and runs. */
   start(): Promise<void> {
-    this.#started ??= this.#start();
+    // A start that failed (Kafka unreachable) may be tried again.
+    this.#started ??= this.#start().catch((err) => {
+      this.#started = null;
+      throw err;
+    });
     return this.#started;
   }
 

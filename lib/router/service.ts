@@ -11,6 +11,7 @@ import { createKafka } from "../kafka/client.ts";
 import { AckConsumer, type UndecodableBatchError } from "../kafka/consumer.ts";
 import { WireProducer } from "../kafka/wire_producer.ts";
 import { brokerSecurity } from "../kafka/security.ts";
+import { ClusterProbe } from "../kafka/cluster_probe.ts";
 import type { Logger } from "../log.ts";
 import { errorMessage } from "../log.ts";
 import { createRegistry, type Registry } from "../metrics.ts";
@@ -49,6 +50,8 @@ export interface RouterDeps {
   producerRetries?: number;
   /** Kafka client id; default `event-router`. */
   clientId?: string;
+  /** Aborting it gives up waiting for Kafka at start (`startRouter` then rejects). */
+  signal?: AbortSignal;
 }
 
 /** An input offset left uncommitted at shutdown. */
@@ -61,7 +64,10 @@ export interface PendingOffset {
 /** A running router. */
 export interface RunningRouter {
   handler: (req: Request) => Promise<Response>;
-  /** Readiness per dependency (`consumer` joined its group, and `retryConsumer` with `--retry`). */
+  /**
+   * Readiness per dependency: `consumer` joined its group, `kafka` a broker accepts us (cluster probe), and
+   * `retryConsumer` with `--retry`.
+   */
   ready(): Record<string, boolean>;
   cache: IntegrationCache;
   metrics: RouterMetrics;
@@ -144,7 +150,15 @@ export async function startRouter(config: RouterConfig, deps: RouterDeps): Promi
     retries: deps.producerRetries,
     compression: config.compression,
   });
-  await producer.connect();
+  // The producer connects on its first send; the probe tells /ready whether a broker accepts us meanwhile.
+  const probe = new ClusterProbe({
+    brokers: config.bootstrapServers,
+    clientId,
+    logger,
+    clock,
+    security: brokerSecurity(security, { clock, fetch: deps.fetch }),
+  });
+  probe.start();
   const batcher = new ProduceBatcher(producer);
 
   let deadLetters: DeadLetterStore | undefined;
@@ -230,17 +244,36 @@ export async function startRouter(config: RouterConfig, deps: RouterDeps): Promi
     sse.start();
   }
 
-  try {
-    await consumer.start();
-    await retryConsumer?.start();
-  } catch (err) {
-    stopping.abort();
-    await sse?.stop();
-    await consumer.stop({ deadlineMs: 0 }).catch(() => {});
-    await retryConsumer?.stop({ deadlineMs: 0 }).catch(() => {});
-    await producer.disconnect().catch(() => {});
-    deadLetters?.close();
-    throw err;
+  // Kafka may not accept us yet (down, refusing our credentials): keep trying, one line per attempt, until it
+  // does or the command gives up (signal).
+  for (let attempt = 1;; attempt++) {
+    try {
+      await consumer.start();
+      await retryConsumer?.start();
+      break;
+    } catch (err) {
+      const delay = Math.min(30_000, 1_000 * 2 ** Math.min(attempt - 1, 5));
+      const givingUp = deps.signal?.aborted === true || consumer.failure !== null;
+      if (!givingUp) {
+        logger.warn("cannot join the consumer group yet; retrying", {
+          brokers: config.bootstrapServers,
+          groupId: config.groupId,
+          attempt,
+          retryInMs: delay,
+          error: errorMessage(err),
+        });
+      }
+      if (givingUp || !await clock.sleep(delay, deps.signal).then(() => true, () => false)) {
+        stopping.abort();
+        await probe.stop();
+        await sse?.stop();
+        await consumer.stop({ deadlineMs: 0 }).catch(() => {});
+        await retryConsumer?.stop({ deadlineMs: 0 }).catch(() => {});
+        await producer.disconnect().catch(() => {});
+        deadLetters?.close();
+        throw err;
+      }
+    }
   }
   logger.info("router started", {
     ingestionTopic: config.ingestionTopic,
@@ -251,7 +284,7 @@ export async function startRouter(config: RouterConfig, deps: RouterDeps): Promi
   });
 
   const ready = () => {
-    const checks: Record<string, boolean> = { consumer: consumer.ready };
+    const checks: Record<string, boolean> = { consumer: consumer.ready, kafka: probe.ready };
     if (retryConsumer !== undefined) checks["retryConsumer"] = retryConsumer.ready;
     return checks;
   };
@@ -283,6 +316,7 @@ export async function startRouter(config: RouterConfig, deps: RouterDeps): Promi
       stopping.abort(new Error("router stopped"));
       await sse?.stop();
       await batcher.drain();
+      await probe.stop();
       await producer.disconnect().catch((err) =>
         logger.warn("producer disconnect failed", { error: errorMessage(err) })
       );
