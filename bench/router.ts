@@ -6,7 +6,7 @@
  * @module
  */
 import { type BenchRow, failedRow, formatTable, infoRow, limitRow, ratioRow, sampleEvent } from "./_lib.ts";
-import { defaultPipeOptions, fillTopic, pipeCeiling, startBenchKafka } from "./ceilings.ts";
+import { bareKafka, defaultPipeOptions, fillTopic, pipeCeiling, startBenchKafka } from "./ceilings.ts";
 import { CompressionTypes } from "kafkajs";
 import { silentLogger } from "../lib/log.ts";
 import type { Registry } from "../lib/metrics.ts";
@@ -60,6 +60,7 @@ async function warmRouter(quick: boolean): Promise<BenchRow[]> {
   const snappy = await routerRate(pipeOptions, "snappy");
   // Every router connection through the test harness's TLS + SCRAM gateway (a JavaScript hop in this process).
   const secured = await routerRate(pipeOptions, "none", true);
+  const librdkafka = await kcatPipeRate(pipeOptions).catch((err) => ({ error: String(err) }));
   return [
     ratioRow("router warm cache, 3 integrations/app", plain.rate, pipe.perSecond, "msg/s", 0.5, {
       notes: `${plain.count} messages; ceiling: kafkajs consume→produce pipe, fan-out 3; ` +
@@ -77,6 +78,13 @@ async function warmRouter(quick: boolean): Promise<BenchRow[]> {
       notes: `ceiling: the uncompressed router row above; input written by kafkajs with snappy batches, ` +
         `ER_KAFKA_COMPRESSION=snappy; p50 ${snappy.p50} ms, p99 ${snappy.p99} ms`,
     }),
+    "error" in librdkafka ? failedRow("context: kcat consume→produce pipe", librdkafka.error) : infoRow(
+      "context: kcat (librdkafka) consume→produce pipe, fan-out 3",
+      librdkafka.rate,
+      "msg/s",
+      `what the original Go router's client library does with the same input: one kcat consumer piped into three ` +
+        `kcat producers; ${(plain.rate / librdkafka.rate).toFixed(2)}× of it for the router row`,
+    ),
     infoRow(
       "router warm cache over SASL_SSL SCRAM-SHA-512",
       secured.rate,
@@ -87,6 +95,46 @@ async function warmRouter(quick: boolean): Promise<BenchRow[]> {
         `every byte in JavaScript on the same 2 cores; p50 ${secured.p50} ms, p99 ${secured.p99} ms`,
     ),
   ];
+}
+
+/**
+ * librdkafka as a reference: `kcat -C` reads the filled topic to its end and `tee` hands every message to three
+ * `kcat -P` producers (the router's fan-out), each waiting for its acknowledgements before it exits.
+ */
+async function kcatPipeRate(pipeOptions: ReturnType<typeof defaultPipeOptions>): Promise<{ rate: number }> {
+  const count = pipeOptions.messages;
+  using kafka = startBenchKafka();
+  const input = kafka.topic("kcat-in", pipeOptions.partitions ?? PARTITIONS);
+  const outputs = Array.from({ length: FAN_OUT }, () => kafka.topic("kcat-out", pipeOptions.partitions));
+  await fillTopic(kafka, input, count, { valueBytes: pipeOptions.valueBytes ?? 300 });
+  const b = kafka.bootstrap;
+  const produce = (topic: string) => `kcat -b ${b} -P -t ${topic} -K $'\\x1f' -D $'\\x1e' -q -X linger.ms=5`;
+  const script = `kcat -b ${b} -C -t ${input} -o beginning -e -q -K $'\\x1f' -D $'\\x1e' | ` +
+    `tee >(${produce(outputs[0]!)}) >(${produce(outputs[1]!)}) | ${produce(outputs[2]!)}; wait`;
+  const started = performance.now();
+  const out = await new Deno.Command("bash", { args: ["-c", script], stdout: "null", stderr: "piped" }).output();
+  if (!out.success) throw new Error(`kcat pipe failed: ${new TextDecoder().decode(out.stderr).slice(0, 300)}`);
+  // Process substitutions may outlive bash: wait until every output topic holds every message.
+  for (const topic of outputs) {
+    for (const deadline = performance.now() + 120_000;;) {
+      const offsets = await endOffsets(kafka.brokers, topic);
+      if (offsets >= count) break;
+      if (performance.now() > deadline) throw new Error(`kcat pipe wrote ${offsets} of ${count} to ${topic}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+  return { rate: count / ((performance.now() - started) / 1000) };
+}
+
+/** The sum of `topic`'s partition end offsets. */
+async function endOffsets(brokers: string[], topic: string): Promise<number> {
+  const admin = bareKafka(brokers, "bench-offsets").admin();
+  await admin.connect();
+  try {
+    return (await admin.fetchTopicOffsets(topic)).reduce((n, p) => n + Number(p.high), 0);
+  } finally {
+    await admin.disconnect();
+  }
 }
 
 interface RouterRun {
