@@ -128,3 +128,67 @@ Deno.test({
     }
   },
 });
+
+for (
+  const [name, broken, reason] of [
+    ["an unsupported mechanism", "mechanism", /does not enable SCRAM-SHA-256 \(it enables PLAIN\)/],
+    ["an untrusted certificate", "untrusted", /TLS handshake with 127\.0\.0\.1:\d+ failed: .*UnknownIssuer/],
+    [
+      "a host-name mismatch",
+      "wrong-host",
+      /TLS handshake with 127\.0\.0\.1:\d+ failed: .*(NotValidForName|not valid for)/i,
+    ],
+  ] as const
+) {
+  Deno.test({
+    name: `kcl-proxy against ${name}: the error line, /ready 503, and recovery once the cluster accepts it`,
+    sanitizeOps: false,
+    sanitizeResources: false,
+    async fn() {
+      using kafka = startKafka(1);
+      await using certs = await makeTestCerts();
+      const secret = "another-Secret-pw";
+      const good = {
+        tls: { cert: certs.serverCert, key: certs.serverKey },
+        sasl: { mechanisms: ["SCRAM-SHA-256" as const], users: { kcl: secret } },
+      };
+      const bad = broken === "mechanism"
+        ? { ...good, sasl: { ...good.sasl, mechanisms: ["PLAIN" as const] } }
+        : broken === "untrusted"
+        ? { ...good, tls: { cert: certs.untrustedCert, key: certs.untrustedKey } }
+        : { ...good, tls: { cert: certs.wrongHostCert, key: certs.wrongHostKey } };
+      const first = await startKafkaGateway({ upstream: kafka.bootstrapServers, ...bad });
+      const lines: string[] = [];
+      const logger = createLogger({ write: (l) => lines.push(l) });
+      const proxy = await startKclProxy(
+        kclTestConfig(first.brokers, {
+          kafkaSecurity: {
+            protocol: "SASL_SSL",
+            tls: { caCerts: [certs.ca], verifyHostname: true },
+            sasl: { mechanism: "SCRAM-SHA-256", username: "kcl", password: secret },
+          },
+        }),
+        { logger, keys: ApiKeys.fromText(KEYS, logger), kafkaProbeIntervalMs: 300 },
+      );
+      let second: Awaited<ReturnType<typeof startKafkaGateway>> | undefined;
+      try {
+        await waitUntil(() => Promise.resolve(lines.some((l) => reason.test(l))), 10_000, "the error line");
+        assert.equal((await readyBody(proxy.handler)).status, 503);
+        assert.ok(!lines.join("\n").includes(secret));
+        // The operator fixes the cluster side: the same address now accepts the proxy.
+        const ports = first.brokers.map((b) => Number(b.split(":")[1]));
+        await first.close();
+        second = await startKafkaGateway({ upstream: kafka.bootstrapServers, ports, ...good });
+        await waitUntil(
+          async () => (await readyBody(proxy.handler)).status === 200,
+          15_000,
+          "/ready 200 after the fix",
+        );
+      } finally {
+        await proxy.stop();
+        await first.close();
+        await second?.close();
+      }
+    },
+  });
+}

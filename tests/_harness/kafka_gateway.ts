@@ -18,6 +18,8 @@ import tls from "node:tls";
 export interface KafkaGatewayOptions {
   /** The mock cluster's brokers, `host:port,...` (node ids 1..N in this order). */
   upstream: string;
+  /** Listen on these ports (one per upstream broker), e.g. to replace a gateway by one with other settings. */
+  ports?: number[];
   /** Serve TLS with this certificate chain and key (PEM); `clientCa` also requires client certificates from it. */
   tls?: { cert: string; key: string; clientCa?: string };
   /** Require SASL with one of these mechanisms. */
@@ -72,7 +74,7 @@ export async function startKafkaGateway(opts: KafkaGatewayOptions): Promise<Kafk
   const servers: net.Server[] = [];
   const sockets = new Set<net.Socket>();
 
-  for (const target of upstream) {
+  for (const [index, target] of upstream.entries()) {
     const onClient = (client: net.Socket) => {
       sockets.add(client);
       client.on("close", () => sockets.delete(client));
@@ -87,7 +89,7 @@ export async function startKafkaGateway(opts: KafkaGatewayOptions): Promise<Kafk
     }, onClient);
     server.on("error", () => {});
     if (server instanceof tls.Server) server.on("tlsClientError", () => {});
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    await new Promise<void>((resolve) => server.listen(opts.ports?.[index] ?? 0, "127.0.0.1", resolve));
     portMap.set(target.port, (server.address() as net.AddressInfo).port);
     servers.push(server);
   }
