@@ -22,7 +22,7 @@ import {
 } from "./_lib.ts";
 import { loadHttp } from "./_load.ts";
 import { type ServerProcess, spawnBenchServer, spawnServer } from "./_process.ts";
-import { createKafka } from "../lib/kafka/client.ts";
+import { createKafka } from "../lib/kafka/kafkajs/client.ts";
 import { MockKafkaCluster } from "../lib/kafka/mock_cluster.ts";
 import { silentLogger } from "../lib/log.ts";
 import { kcatRead } from "../tests/_harness/kcat.ts";

@@ -5,8 +5,8 @@
  */
 import assert from "node:assert/strict";
 import type { Admin, Kafka } from "kafkajs";
-import { createKafka } from "../lib/kafka/client.ts";
-import { AckConsumer, type MessagePosition } from "../lib/kafka/consumer.ts";
+import { createKafka } from "../lib/kafka/kafkajs/client.ts";
+import { AckConsumer, type MessagePosition } from "../lib/kafka/kafkajs/consumer.ts";
 import { WireProducer } from "../lib/kafka/wire_producer.ts";
 import {
   type Deferred,

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import type { IHeaders, KafkaMessage } from "kafkajs";
-import { createKafka } from "../lib/kafka/client.ts";
+import { createKafka } from "../lib/kafka/kafkajs/client.ts";
 import type { OutboundRecord } from "../lib/kafka/delivery.ts";
 import { WireProducer } from "../lib/kafka/wire_producer.ts";
 import {

@@ -6,7 +6,7 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { UndecodableBatchError } from "../lib/kafka/consumer.ts";
+import { UndecodableBatchError } from "../lib/kafka/kafkajs/consumer.ts";
 import { ByteWriter } from "../lib/kafka/wire/bytes.ts";
 import { BrokerConnection } from "../lib/kafka/wire/connection.ts";
 import { crc32c } from "../lib/kafka/wire/crc32c.ts";

@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { HeadObjectCommand } from "@aws-sdk/client-s3";
-import { createKafka } from "../lib/kafka/client.ts";
+import { createKafka } from "../lib/kafka/kafkajs/client.ts";
 import { silentLogger } from "../lib/log.ts";
 import { startRouter } from "../lib/router/service.ts";
 import { FakeHouston, metricValue, routerTestConfig } from "./_harness/houston.ts";

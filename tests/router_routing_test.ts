@@ -4,7 +4,7 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { createKafka } from "../lib/kafka/client.ts";
+import { createKafka } from "../lib/kafka/kafkajs/client.ts";
 import { silentLogger } from "../lib/log.ts";
 import { startRouter } from "../lib/router/service.ts";
 import { FakeHouston, metricValue, routerTestConfig } from "./_harness/houston.ts";

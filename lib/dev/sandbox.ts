@@ -11,7 +11,7 @@ import { Redis } from "ioredis";
 import { loadHttpBrokerConfig } from "../config/httpbroker.ts";
 import { parseKclProxyConfig } from "../config/kcl_proxy.ts";
 import { loadRouterConfig } from "../config/router.ts";
-import { createKafka } from "../kafka/client.ts";
+import { createKafka } from "../kafka/kafkajs/client.ts";
 import { MockKafkaCluster } from "../kafka/mock_cluster.ts";
 import { WireProducer } from "../kafka/wire_producer.ts";
 import { type HttpBroker, startHttpBroker } from "../httpbroker/service.ts";

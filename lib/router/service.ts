@@ -7,8 +7,8 @@
 import type { Clock } from "../clock.ts";
 import { systemClock } from "../clock.ts";
 import type { RouterConfig } from "../config/router.ts";
-import { createKafka } from "../kafka/client.ts";
-import { AckConsumer, type UndecodableBatchError } from "../kafka/consumer.ts";
+import { createKafka } from "../kafka/kafkajs/client.ts";
+import { AckConsumer, type UndecodableBatchError } from "../kafka/kafkajs/consumer.ts";
 import { WireProducer } from "../kafka/wire_producer.ts";
 import { brokerSecurity } from "../kafka/security.ts";
 import { ClusterProbe } from "../kafka/cluster_probe.ts";

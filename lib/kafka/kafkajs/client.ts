@@ -3,14 +3,14 @@
  * and parses `host:port,host:port` bootstrap lists from config.
  * @module
  */
-import type { TokenFetch } from "./sasl/oauthbearer.ts";
+import type { TokenFetch } from "../sasl/oauthbearer.ts";
 import { Kafka, logLevel } from "kafkajs";
 import type { LogEntry, RetryOptions } from "kafkajs";
-import type { Logger } from "../log.ts";
-import type { Clock } from "../clock.ts";
-import { registerKafkajsCodecs } from "./kafkajs/codecs.ts";
-import { kafkajsSecurity } from "./kafkajs/security.ts";
-import type { KafkaSecurityConfig } from "./security.ts";
+import type { Logger } from "../../log.ts";
+import type { Clock } from "../../clock.ts";
+import { registerKafkajsCodecs } from "./codecs.ts";
+import { kafkajsSecurity } from "./security.ts";
+import type { KafkaSecurityConfig } from "../security.ts";
 
 /** Options of {@link createKafka}. */
 export interface CreateKafkaOptions {

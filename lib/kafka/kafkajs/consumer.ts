@@ -4,11 +4,11 @@
  * @module
  */
 import type { Consumer, EachBatchPayload, IHeaders, Kafka, KafkaMessage } from "kafkajs";
-import type { Clock, TimerId } from "../clock.ts";
-import { systemClock } from "../clock.ts";
-import type { Logger } from "../log.ts";
-import { errorMessage } from "../log.ts";
-import { type UndecodableBatch, undecodableBatchOf } from "./kafkajs/codecs.ts";
+import type { Clock, TimerId } from "../../clock.ts";
+import { systemClock } from "../../clock.ts";
+import type { Logger } from "../../log.ts";
+import { errorMessage } from "../../log.ts";
+import { type UndecodableBatch, undecodableBatchOf } from "./codecs.ts";
 
 /** A message handed to {@link AckConsumerOptions.handle}. */
 export interface ConsumedMessage {

@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { createKafka, parseBootstrapServers } from "./client.ts";
-import { createLogger } from "../log.ts";
+import { createLogger } from "../../log.ts";
 
 Deno.test("parseBootstrapServers accepts host:port lists", () => {
   assert.deepEqual(parseBootstrapServers("kafka-1:9092"), ["kafka-1:9092"]);
