@@ -15,7 +15,16 @@ import { makeTestCerts } from "./_harness/certs.ts";
 import { FakeHouston, routerTestConfig } from "./_harness/houston.ts";
 import { startKafkaGateway } from "./_harness/kafka_gateway.ts";
 import { kclTestConfig } from "./_harness/kcl.ts";
-import { kcatProduce, kcatRead, startKafka, testLogger, uniqueTopic } from "./_harness/mod.ts";
+import {
+  freePort,
+  kcatProduce,
+  kcatRead,
+  startKafka,
+  testLogger,
+  uniqueTopic,
+  waitForHttpOk,
+  withTimeout,
+} from "./_harness/mod.ts";
 import { startTokenEndpoint } from "./_harness/oidc.ts";
 
 const PASSWORD = "kafka-Pa55-secret";
@@ -268,5 +277,71 @@ Deno.test({
     assert.equal(gw.expiredSessions, 0);
     const got = await kcatRead(kafka.bootstrapServers, topic, { expected: sent, timeoutMs: 30_000 });
     assert.equal(got.length, sent);
+  },
+});
+
+Deno.test({
+  name:
+    "event-router mock over SASL_SSL SCRAM-SHA-512 from the environment (password from a _FILE), no secret in its output",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    using kafka = startKafka(1);
+    await using certs = await makeTestCerts();
+    await using gw = await startKafkaGateway({
+      upstream: kafka.bootstrapServers,
+      tls: { cert: certs.serverCert, key: certs.serverKey },
+      sasl: { mechanisms: ["SCRAM-SHA-512", "PLAIN"], users: { router: PASSWORD } },
+    });
+    const ingest = uniqueTopic("ingest");
+    const seg = uniqueTopic("seg");
+    kafka.createTopic(ingest, 1);
+    kafka.createTopic(seg, 1);
+    const passwordFile = `${certs.dir}/password`;
+    await Deno.writeTextFile(passwordFile, `${PASSWORD}\n`);
+    const port = freePort();
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", new URL("../main.ts", import.meta.url).pathname, "mock", `Segment:${seg}`],
+      env: {
+        ER_BOOTSTRAP_SERVERS: gw.bootstrapServers,
+        ER_KAFKA_GROUP_ID: uniqueTopic("group"),
+        ER_KAFKA_INGESTION_TOPIC: ingest,
+        ER_SERVER_PORT: String(port),
+        ER_KAFKA_SECURITY_PROTOCOL: "SASL_SSL",
+        ER_KAFKA_SASL_MECHANISM: "SCRAM-SHA-512",
+        ER_KAFKA_SASL_USERNAME: "router",
+        ER_KAFKA_SASL_PASSWORD_FILE: passwordFile,
+        ER_KAFKA_SSL_CA_LOCATION: certs.caFile,
+      },
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const output = child.output();
+    try {
+      await waitForHttpOk(`http://127.0.0.1:${port}/ready`, 60_000, "the router to be ready over SASL_SSL");
+      await kcatProduce(kafka.bootstrapServers, ingest, [{ key: "k", value: '{"appId":"a","messageId":"m1"}' }]);
+      const got = await kcatRead(gw.bootstrapServers, seg, {
+        expected: 1,
+        timeoutMs: 20_000,
+        config: {
+          "security.protocol": "SASL_SSL",
+          "ssl.ca.location": certs.caFile,
+          "sasl.mechanisms": "PLAIN",
+          "sasl.username": "router",
+          "sasl.password": PASSWORD,
+        },
+      });
+      assert.equal(got[0]?.value, '{"appId":"a","messageId":"m1"}');
+      const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      assert.ok(!metrics.includes(PASSWORD));
+    } finally {
+      child.kill("SIGTERM");
+    }
+    const { code, stdout, stderr } = await withTimeout(output, 30_000, "the router to exit");
+    const text = new TextDecoder().decode(stdout) + new TextDecoder().decode(stderr);
+    assert.equal(code, 0, text.slice(-2000));
+    assert.ok(!text.includes(PASSWORD), "the password never appears in the router's output");
+    assert.ok((gw.authentications.get("SCRAM-SHA-512") ?? 0) >= 2);
   },
 });
