@@ -23,9 +23,12 @@ import {
   testLogger,
   uniqueTopic,
   waitForHttpOk,
+  waitUntil,
   withTimeout,
 } from "./_harness/mod.ts";
 import { startTokenEndpoint } from "./_harness/oidc.ts";
+import { createLogger } from "../lib/log.ts";
+import { createRegistry } from "../lib/metrics.ts";
 
 const PASSWORD = "kafka-Pa55-secret";
 const API_KEY = "k-security-test-0123456789";
@@ -343,5 +346,58 @@ Deno.test({
     assert.equal(code, 0, text.slice(-2000));
     assert.ok(!text.includes(PASSWORD), "the password never appears in the router's output");
     assert.ok((gw.authentications.get("SCRAM-SHA-512") ?? 0) >= 2);
+  },
+});
+
+Deno.test({
+  name: "router against a cluster that refuses its password: retries without starting, never logs it, then starts",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    using kafka = startKafka(1);
+    await using certs = await makeTestCerts();
+    await using gw = await startKafkaGateway({
+      upstream: kafka.bootstrapServers,
+      tls: { cert: certs.serverCert, key: certs.serverKey },
+      sasl: { mechanisms: ["SCRAM-SHA-512"], users: { router: "not-what-the-router-has" } },
+    });
+    const ingest = uniqueTopic("ingest");
+    const seg = uniqueTopic("seg");
+    kafka.createTopic(ingest, 1);
+    kafka.createTopic(seg, 1);
+    const lines: string[] = [];
+    const logger = createLogger({ write: (l) => lines.push(l) });
+    const config = routerTestConfig({
+      bootstrap: gw.bootstrapServers,
+      ingestionTopic: ingest,
+      groupId: uniqueTopic("group"),
+      integrations: [{ name: "Segment", topic: seg }],
+      kafkaSecurity: {
+        protocol: "SASL_SSL",
+        tls: { caCerts: [certs.ca], verifyHostname: true },
+        sasl: { mechanism: "SCRAM-SHA-512", username: "router", password: PASSWORD },
+      },
+    });
+    const registry = createRegistry();
+    const starting = startRouter(config, { logger, registry });
+    let started = false;
+    starting.then(() => started = true, () => {});
+    await waitUntil(
+      () => Promise.resolve(lines.some((l) => l.includes("cannot join the consumer group yet; retrying"))),
+      60_000,
+      "a retry line",
+    );
+    assert.equal(started, false);
+    assert.ok(!lines.join("\n").includes(PASSWORD), "the password is never logged");
+    gw.setPassword("router", PASSWORD);
+    const router = await withTimeout(starting, 90_000, "the router to start once the password is accepted");
+    try {
+      await waitUntil(() => Object.values(router.ready()).every(Boolean), 20_000, "ready");
+      await kcatProduce(kafka.bootstrapServers, ingest, [{ key: "k", value: '{"appId":"a","messageId":"m"}' }]);
+      assert.equal((await kcatRead(kafka.bootstrapServers, seg, { expected: 1, timeoutMs: 20_000 })).length, 1);
+      assert.ok(!lines.join("\n").includes(PASSWORD));
+    } finally {
+      await router.stop();
+    }
   },
 });
