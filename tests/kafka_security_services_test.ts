@@ -14,11 +14,12 @@ import { startRouter } from "../lib/router/service.ts";
 import { makeTestCerts } from "./_harness/certs.ts";
 import { FakeHouston, routerTestConfig } from "./_harness/houston.ts";
 import { startKafkaGateway } from "./_harness/kafka_gateway.ts";
-import { kclTestConfig } from "./_harness/kcl.ts";
+import { kclTestConfig, postEvents } from "./_harness/kcl.ts";
 import {
-  freePort,
   kcatProduce,
   kcatRead,
+  kcatSecurity,
+  spawnMockRouter,
   startKafka,
   testLogger,
   uniqueTopic,
@@ -70,19 +71,7 @@ for (const producerThread of ["worker", "main"] as const) {
       });
       try {
         const post = (body: unknown) =>
-          proxy.handler(
-            new Request("http://proxy/events", {
-              method: "POST",
-              headers: {
-                "content-type": "application/json",
-                "x-api-key": API_KEY,
-                "x-app-id": "SEC",
-                "x-realm": "prod",
-                "kcl-topic": topic,
-              },
-              body: JSON.stringify(body),
-            }),
-          );
+          postEvents(proxy.handler, { apiKey: API_KEY, appId: "SEC", realm: "prod", topic }, body);
         const event = (i: number, priority: number) => ({
           sourceSystem: "app",
           sourceSystemId: "login",
@@ -96,13 +85,7 @@ for (const producerThread of ["worker", "main"] as const) {
         assert.equal((await immediate.json()).results[0].status, "produced");
         const batched = await post([event(2, 25), event(3, 10), event(4, 15)]);
         assert.equal(batched.status, 202);
-        const config = {
-          "security.protocol": "SASL_SSL",
-          "ssl.ca.location": certs.caFile,
-          "sasl.mechanisms": "PLAIN",
-          "sasl.username": "api-key",
-          "sasl.password": PASSWORD,
-        };
+        const config = kcatSecurity(certs.caFile, { username: "api-key", password: PASSWORD });
         const got = await kcatRead(gw.bootstrapServers, topic, { expected: 4, timeoutMs: 20_000, config });
         assert.deepEqual(got.map((m) => m.headers["kcl-request-id"]).sort(), ["r-1", "r-2", "r-3", "r-4"]);
         assert.ok((gw.authentications.get("PLAIN") ?? 0) >= 2);
@@ -141,16 +124,9 @@ for (const mode of ["SASL_SSL SCRAM-SHA-512 (mock)", "mutual TLS (start, with Ho
           tls: { caCerts: [certs.ca], cert: certs.clientCert, key: certs.clientKey, verifyHostname: true },
         };
       const kcatConfig: Record<string, string> = scram
-        ? {
-          "security.protocol": "SASL_SSL",
-          "ssl.ca.location": certs.caFile,
-          "sasl.mechanisms": "PLAIN",
-          "sasl.username": "router",
-          "sasl.password": PASSWORD,
-        }
+        ? kcatSecurity(certs.caFile, { username: "router", password: PASSWORD })
         : {
-          "security.protocol": "SSL",
-          "ssl.ca.location": certs.caFile,
+          ...kcatSecurity(certs.caFile),
           "ssl.certificate.location": certs.clientCertFile,
           "ssl.key.location": certs.clientKeyFile,
         };
@@ -239,25 +215,13 @@ Deno.test({
       const until = Date.now() + 20_000;
       const loop = async (lane: number) => {
         for (let i = 0; Date.now() < until && i < 5_000; i++) {
-          const res = await proxy.handler(
-            new Request("http://proxy/events", {
-              method: "POST",
-              headers: {
-                "content-type": "application/json",
-                "x-api-key": API_KEY,
-                "x-app-id": "SEC",
-                "x-realm": "prod",
-                "kcl-topic": topic,
-              },
-              body: JSON.stringify({
-                sourceSystem: "load",
-                sourceSystemId: "x",
-                authId: lane * 10_000 + i,
-                priority: 30,
-                data: {},
-              }),
-            }),
-          );
+          const res = await postEvents(proxy.handler, { apiKey: API_KEY, appId: "SEC", realm: "prod", topic }, {
+            sourceSystem: "load",
+            sourceSystemId: "x",
+            authId: lane * 10_000 + i,
+            priority: 30,
+            data: {},
+          });
           const status = (await res.json()).results?.[0]?.status ?? `http-${res.status}`;
           statuses.set(status, (statuses.get(status) ?? 0) + 1);
           sent++;
@@ -302,47 +266,31 @@ Deno.test({
     kafka.createTopic(seg, 1);
     const passwordFile = `${certs.dir}/password`;
     await Deno.writeTextFile(passwordFile, `${PASSWORD}\n`);
-    const port = freePort();
-    const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", new URL("../main.ts", import.meta.url).pathname, "mock", `Segment:${seg}`],
-      env: {
-        ER_BOOTSTRAP_SERVERS: gw.bootstrapServers,
-        ER_KAFKA_GROUP_ID: uniqueTopic("group"),
-        ER_KAFKA_INGESTION_TOPIC: ingest,
-        ER_SERVER_PORT: String(port),
-        ER_KAFKA_SECURITY_PROTOCOL: "SASL_SSL",
-        ER_KAFKA_SASL_MECHANISM: "SCRAM-SHA-512",
-        ER_KAFKA_SASL_USERNAME: "router",
-        ER_KAFKA_SASL_PASSWORD_FILE: passwordFile,
-        ER_KAFKA_SSL_CA_LOCATION: certs.caFile,
-      },
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    const output = child.output();
+    const router = spawnMockRouter(`Segment:${seg}`, {
+      ER_BOOTSTRAP_SERVERS: gw.bootstrapServers,
+      ER_KAFKA_GROUP_ID: uniqueTopic("group"),
+      ER_KAFKA_INGESTION_TOPIC: ingest,
+      ER_KAFKA_SECURITY_PROTOCOL: "SASL_SSL",
+      ER_KAFKA_SASL_MECHANISM: "SCRAM-SHA-512",
+      ER_KAFKA_SASL_USERNAME: "router",
+      ER_KAFKA_SASL_PASSWORD_FILE: passwordFile,
+      ER_KAFKA_SSL_CA_LOCATION: certs.caFile,
+    });
     try {
-      await waitForHttpOk(`http://127.0.0.1:${port}/ready`, 60_000, "the router to be ready over SASL_SSL");
+      await waitForHttpOk(`${router.url}/ready`, 60_000, "the router to be ready over SASL_SSL");
       await kcatProduce(kafka.bootstrapServers, ingest, [{ key: "k", value: '{"appId":"a","messageId":"m1"}' }]);
       const got = await kcatRead(gw.bootstrapServers, seg, {
         expected: 1,
         timeoutMs: 20_000,
-        config: {
-          "security.protocol": "SASL_SSL",
-          "ssl.ca.location": certs.caFile,
-          "sasl.mechanisms": "PLAIN",
-          "sasl.username": "router",
-          "sasl.password": PASSWORD,
-        },
+        config: kcatSecurity(certs.caFile, { username: "router", password: PASSWORD }),
       });
       assert.equal(got[0]?.value, '{"appId":"a","messageId":"m1"}');
-      const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      const metrics = await (await fetch(`${router.url}/metrics`)).text();
       assert.ok(!metrics.includes(PASSWORD));
     } finally {
-      child.kill("SIGTERM");
+      router.kill("SIGTERM");
     }
-    const { code, stdout, stderr } = await withTimeout(output, 30_000, "the router to exit");
-    const text = new TextDecoder().decode(stdout) + new TextDecoder().decode(stderr);
+    const { code, text } = await withTimeout(router.exit(), 30_000, "the router to exit");
     assert.equal(code, 0, text.slice(-2000));
     assert.ok(!text.includes(PASSWORD), "the password never appears in the router's output");
     assert.ok((gw.authentications.get("SCRAM-SHA-512") ?? 0) >= 2);

@@ -10,7 +10,7 @@ import { startKclProxy } from "../lib/kcl/service.ts";
 import { createLogger } from "../lib/log.ts";
 import { makeTestCerts } from "./_harness/certs.ts";
 import { startKafkaGateway } from "./_harness/kafka_gateway.ts";
-import { kclTestConfig } from "./_harness/kcl.ts";
+import { kclTestConfig, postEvents } from "./_harness/kcl.ts";
 import { startKafka, testLogger, uniqueTopic, waitUntil } from "./_harness/mod.ts";
 
 const API_KEY = "k-ready-test-0123456789";
@@ -87,19 +87,13 @@ Deno.test({
       { logger, keys: ApiKeys.fromText(KEYS, logger), kafkaProbeIntervalMs: 500, producerRetries: 1 },
     );
     const post = () =>
-      proxy.handler(
-        new Request("http://proxy/events", {
-          method: "POST",
-          headers: {
-            "content-type": "application/json",
-            "x-api-key": API_KEY,
-            "x-app-id": "R",
-            "x-realm": "prod",
-            "kcl-topic": topic,
-          },
-          body: JSON.stringify({ sourceSystem: "s", sourceSystemId: "i", authId: 1, priority: 30, data: {} }),
-        }),
-      );
+      postEvents(proxy.handler, { apiKey: API_KEY, appId: "R", realm: "prod", topic }, {
+        sourceSystem: "s",
+        sourceSystemId: "i",
+        authId: 1,
+        priority: 30,
+        data: {},
+      });
     try {
       await waitUntil(
         () => Promise.resolve(lines.some((l) => l.includes("waiting for Kafka"))),

@@ -14,15 +14,14 @@ import { ApiKey, beginRequest, decodeProduce, endRequest, writeRecordBatch } fro
 import { startRouter } from "../lib/router/service.ts";
 import { metricValue, routerTestConfig } from "./_harness/houston.ts";
 import {
-  freePort,
   kcatBatches,
   kcatProduce,
   kcatRead,
   type MockKafkaCluster,
+  spawnMockRouter,
   startKafka,
   testLogger,
   uniqueTopic,
-  waitForHttpOk,
   withTimeout,
 } from "./_harness/mod.ts";
 
@@ -184,23 +183,13 @@ Deno.test({
   async fn() {
     using kafka = startKafka(1);
     const { ingest, seg } = await topicsWithBrokenBatch(kafka, 3, "unknown-codec");
-    const port = freePort();
-    const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", new URL("../main.ts", import.meta.url).pathname, "mock", `Segment:${seg}`],
-      env: {
-        ER_BOOTSTRAP_SERVERS: kafka.bootstrapServers,
-        ER_KAFKA_GROUP_ID: uniqueTopic("group"),
-        ER_KAFKA_INGESTION_TOPIC: ingest,
-        ER_SERVER_PORT: String(port),
-      },
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    const output = child.output();
-    await waitForHttpOk(`http://127.0.0.1:${port}/health`, 30_000, "the router to listen").catch(() => {});
-    const { code, stderr, stdout } = await withTimeout(output, 60_000, "the router to exit");
-    const lines = new TextDecoder().decode(stderr).concat(new TextDecoder().decode(stdout)).split("\n");
+    const router = spawnMockRouter(`Segment:${seg}`, {
+      ER_BOOTSTRAP_SERVERS: kafka.bootstrapServers,
+      ER_KAFKA_GROUP_ID: uniqueTopic("group"),
+      ER_KAFKA_INGESTION_TOPIC: ingest,
+    });
+    const { code, text } = await withTimeout(router.exit(), 60_000, "the router to exit");
+    const lines = text.split("\n");
     const errors = lines.filter((l) => l.includes('"level":"error"'));
     assert.equal(code, 1, lines.slice(-20).join("\n"));
     assert.equal(errors.length, 1, errors.join("\n"));

@@ -4,7 +4,15 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { freePort, kcatProduce, kcatRead, startKafka, uniqueTopic, waitUntil, withTimeout } from "./_harness/mod.ts";
+import {
+  kcatProduce,
+  kcatRead,
+  spawnMockRouter,
+  startKafka,
+  uniqueTopic,
+  waitUntil,
+  withTimeout,
+} from "./_harness/mod.ts";
 
 Deno.test({
   name: "router started while Kafka is down: /health at once, /ready 503 and retry lines, then ready and routing",
@@ -17,20 +25,12 @@ Deno.test({
     kafka.createTopic(ingest, 1);
     kafka.createTopic(seg, 1);
     kafka.setBrokerDown(-1);
-    const port = freePort();
-    const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", new URL("../main.ts", import.meta.url).pathname, "mock", `Segment:${seg}`],
-      env: {
-        ER_BOOTSTRAP_SERVERS: kafka.bootstrapServers,
-        ER_KAFKA_GROUP_ID: uniqueTopic("group"),
-        ER_KAFKA_INGESTION_TOPIC: ingest,
-        ER_SERVER_PORT: String(port),
-      },
-      stdin: "null",
-      stdout: "null",
-      stderr: "piped",
-    }).spawn();
-    const stderr = new Response(child.stderr).text();
+    const router = spawnMockRouter(`Segment:${seg}`, {
+      ER_BOOTSTRAP_SERVERS: kafka.bootstrapServers,
+      ER_KAFKA_GROUP_ID: uniqueTopic("group"),
+      ER_KAFKA_INGESTION_TOPIC: ingest,
+    });
+    const port = router.port;
     try {
       const started = Date.now();
       await waitUntil(
@@ -54,11 +54,10 @@ Deno.test({
       assert.equal((await kcatRead(kafka.bootstrapServers, seg, { expected: 1, timeoutMs: 20_000 })).length, 1);
     } finally {
       kafka.setBrokerUp(-1);
-      child.kill("SIGTERM");
+      router.kill("SIGTERM");
     }
-    const status = await withTimeout(child.status, 30_000, "the router to exit");
-    const log = await stderr;
-    assert.equal(status.code, 0, log.slice(-2000));
+    const { code, text: log } = await withTimeout(router.exit(), 30_000, "the router to exit");
+    assert.equal(code, 0, log.slice(-2000));
     assert.match(log, /waiting for Kafka: no broker accepted us; retrying.*"brokers":\["127\.0\.0\.1:\d+"\]/);
   },
 });

@@ -4,9 +4,13 @@
  * own connections use; the kafkajs consumer gets the same settings through `kafkajs/security.ts`.
  * @module
  */
-import type { TokenFetch } from "./sasl/oauthbearer.ts";
 import type { Clock } from "../clock.ts";
-import { ClientCredentialsTokens, oauthBearerMechanism } from "./sasl/oauthbearer.ts";
+import {
+  ClientCredentialsTokens,
+  oauthBearerMechanism,
+  type TokenFetch,
+  type TokenSource,
+} from "./sasl/oauthbearer.ts";
 import { plainMechanism } from "./sasl/plain.ts";
 import { scramMechanism } from "./sasl/scram.ts";
 import type { BrokerSecurity } from "./wire/connection.ts";
@@ -42,18 +46,38 @@ export interface KafkaSecurityConfig {
   sasl?: KafkaSaslConfig;
 }
 
-/** Plain TCP, no authentication: the default, and what `dev` uses. */
-export const PLAINTEXT: KafkaSecurityConfig = { protocol: "PLAINTEXT" };
-
-/** Options of {@link brokerSecurity}. */
-export interface BrokerSecurityDeps {
+/** What the OAUTHBEARER token source is built with. */
+export interface TokenSourceDeps {
   clock?: Clock;
   fetch?: TokenFetch;
 }
 
 /**
- * The TLS and SASL objects the wire connections use. One OAUTHBEARER token source is shared by every connection made
- * with the result, so tokens are fetched once and renewed before they expire.
+ * The OAUTHBEARER token source of `config` (undefined for other mechanisms). A service makes one and hands it to all
+ * its clients (wire connections, the cluster probe, the kafkajs consumer), so one token serves them all.
+ */
+export function tokenSource(config: KafkaSecurityConfig, deps: TokenSourceDeps = {}): TokenSource | undefined {
+  const sasl = config.sasl;
+  if (sasl?.mechanism !== "OAUTHBEARER") return undefined;
+  return new ClientCredentialsTokens({
+    url: sasl.tokenUrl,
+    clientId: sasl.clientId,
+    clientSecret: sasl.clientSecret,
+    scope: sasl.scope,
+    clock: deps.clock,
+    fetch: deps.fetch,
+  });
+}
+
+/** Options of {@link brokerSecurity}. */
+export interface BrokerSecurityDeps extends TokenSourceDeps {
+  /** The service's token source (see {@link tokenSource}); made here when absent. */
+  tokens?: TokenSource;
+}
+
+/**
+ * The TLS and SASL objects the wire connections use. Every connection made with the result shares one OAUTHBEARER
+ * token source, so tokens are fetched once and renewed before they expire.
  *
  * @example
  * ```ts
@@ -83,23 +107,9 @@ export function brokerSecurity(config: KafkaSecurityConfig, deps: BrokerSecurity
         out.sasl = scramMechanism("sha512", sasl.username, sasl.password);
         break;
       case "OAUTHBEARER":
-        out.sasl = oauthBearerMechanism(
-          new ClientCredentialsTokens({
-            url: sasl.tokenUrl,
-            clientId: sasl.clientId,
-            clientSecret: sasl.clientSecret,
-            scope: sasl.scope,
-            clock: deps.clock,
-            fetch: deps.fetch,
-          }),
-        );
+        out.sasl = oauthBearerMechanism(deps.tokens ?? tokenSource(config, deps)!);
         break;
     }
   }
   return out;
-}
-
-/** A description for logs: protocol and mechanism, never a credential. */
-export function describeSecurity(config: KafkaSecurityConfig): string {
-  return config.sasl === undefined ? config.protocol : `${config.protocol} ${config.sasl.mechanism}`;
 }

@@ -11,6 +11,7 @@ import { opsRoutes } from "../http/ops.ts";
 import { pathOf } from "../http/path.ts";
 import { withDeadline } from "../http/shutdown.ts";
 import { WireProducer } from "../kafka/wire_producer.ts";
+import type { BrokerSecurity } from "../kafka/wire/connection.ts";
 import { brokerSecurity } from "../kafka/security.ts";
 import { ClusterProbe } from "../kafka/cluster_probe.ts";
 import {
@@ -107,18 +108,20 @@ export async function startKclProxy(config: KclProxyConfig, deps: KclProxyDeps):
   const metrics = createKclMetrics(registry);
   const counter = new EventCounter(metrics);
   const keys = deps.keys ?? await ApiKeys.load(config.apiKeysFile, logger);
+  // Shared by the probe and producers on this thread (one OAUTHBEARER token); a producer worker makes its own.
+  const security = brokerSecurity(config.kafkaSecurity, { clock });
   const probe = new ClusterProbe({
     brokers: config.bootstrapServers,
     clientId: "kcl-proxy",
     logger,
     clock,
-    security: brokerSecurity(config.kafkaSecurity),
+    security,
     intervalMs: deps.kafkaProbeIntervalMs,
   });
   probe.start();
   let producers: Producers;
   try {
-    producers = await connectProducers(config, deps, logger);
+    producers = await connectProducers(config, deps, logger, security);
   } catch (err) {
     await probe.stop();
     throw err;
@@ -266,7 +269,12 @@ interface Producers {
  * The batched classes' producer and the immediate one (acks -1 both, see the spec), in a worker thread unless asked
  * for the calling thread or the worker cannot run. They connect on their first send.
  */
-async function connectProducers(config: KclProxyConfig, deps: KclProxyDeps, logger: Logger): Promise<Producers> {
+async function connectProducers(
+  config: KclProxyConfig,
+  deps: KclProxyDeps,
+  logger: Logger,
+  security: BrokerSecurity,
+): Promise<Producers> {
   const settings: WorkerProducerSettings = {
     acks: -1,
     retries: deps.producerRetries,
@@ -302,7 +310,7 @@ async function connectProducers(config: KclProxyConfig, deps: KclProxyDeps, logg
       brokers: config.bootstrapServers,
       clientId: "kcl-proxy",
       logger,
-      security: brokerSecurity(config.kafkaSecurity),
+      security,
     };
     const batched = new WireProducer(options);
     const immediate = new WireProducer(options);

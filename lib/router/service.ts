@@ -10,7 +10,7 @@ import type { RouterConfig } from "../config/router.ts";
 import { createKafka } from "../kafka/kafkajs/client.ts";
 import { AckConsumer, type UndecodableBatchError } from "../kafka/kafkajs/consumer.ts";
 import { WireProducer } from "../kafka/wire_producer.ts";
-import { brokerSecurity } from "../kafka/security.ts";
+import { brokerSecurity, tokenSource } from "../kafka/security.ts";
 import { ClusterProbe } from "../kafka/cluster_probe.ts";
 import type { Logger } from "../log.ts";
 import { errorMessage } from "../log.ts";
@@ -130,17 +130,19 @@ export async function startRouter(config: RouterConfig, deps: RouterDeps): Promi
   // The per-produce timeout also bounds every request; the floor keeps the consumer's 1 s long-poll fetches valid.
   const requestTimeoutMs = Math.max(config.messageTimeoutMs, 1500);
   const security = config.kafkaSecurity;
+  // One OAUTHBEARER token for the consumer, the producer and the probe.
+  const kafkaTokens = tokenSource(security, { clock, fetch: deps.fetch });
+  const wireSecurity = brokerSecurity(security, { tokens: kafkaTokens });
   const kafka = createKafka({
     brokers: config.bootstrapServers,
     clientId,
     logger,
     requestTimeoutMs,
     security,
-    clock,
-    fetch: deps.fetch,
+    tokens: kafkaTokens,
   });
   const producer = new WireProducer({
-    security: brokerSecurity(security, { clock, fetch: deps.fetch }),
+    security: wireSecurity,
     brokers: config.bootstrapServers,
     clientId,
     logger,
@@ -156,7 +158,7 @@ export async function startRouter(config: RouterConfig, deps: RouterDeps): Promi
     clientId,
     logger,
     clock,
-    security: brokerSecurity(security, { clock, fetch: deps.fetch }),
+    security: wireSecurity,
   });
   probe.start();
   const batcher = new ProduceBatcher(producer);

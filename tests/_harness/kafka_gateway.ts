@@ -258,9 +258,12 @@ function serveClient(client: net.Socket, target: { host: string; port: number },
         return { message: Buffer.from(final.serverFinal), done: true, lifetimeMs: lifetime };
       }
       case "OAUTHBEARER": {
-        const m = /^n,[^,]*,\x01auth=Bearer ([^\x01]+)\x01\x01$/.exec(Buffer.from(message).toString("utf8"));
-        if (m === null || sasl?.verifyToken === undefined) return failed("malformed OAUTHBEARER message");
-        const verdict = await sasl.verifyToken(m[1]!);
+        // RFC 7628: `n,<authzid>,` then `\x01auth=Bearer <token>\x01\x01`.
+        const [gs2, auth, end1, end2, ...more] = Buffer.from(message).toString("utf8").split("\x01");
+        const token = auth?.startsWith("auth=Bearer ") ? auth.slice("auth=Bearer ".length) : "";
+        const wellFormed = gs2?.startsWith("n,") && end1 === "" && end2 === "" && more.length === 0 && token !== "";
+        if (!wellFormed || sasl?.verifyToken === undefined) return failed("malformed OAUTHBEARER message");
+        const verdict = await sasl.verifyToken(token);
         if ("error" in verdict) return failed(verdict.error);
         return { done: true, lifetimeMs: verdict.lifetimeMs };
       }

@@ -160,6 +160,22 @@ export async function kcatBatches(bootstrap: string, topic: string, timeoutMs = 
   return batches;
 }
 
+/**
+ * librdkafka properties for kcat through the TLS/SASL gateway: TLS trusting `caFile`, with SASL PLAIN credentials
+ * when given (Debian's kcat cannot do SCRAM against a strict server, so PLAIN is the witness's mechanism).
+ */
+export function kcatSecurity(caFile: string, plain?: { username: string; password: string }): Record<string, string> {
+  const tls = { "ssl.ca.location": caFile };
+  if (plain === undefined) return { "security.protocol": "SSL", ...tls };
+  return {
+    "security.protocol": "SASL_SSL",
+    ...tls,
+    "sasl.mechanisms": "PLAIN",
+    "sasl.username": plain.username,
+    "sasl.password": plain.password,
+  };
+}
+
 function configArgs(config: Record<string, string> = {}): string[] {
   return Object.entries(config).flatMap(([k, v]) => ["-X", `${k}=${v}`]);
 }

@@ -23,3 +23,39 @@ export function kclTestConfig(bootstrapServers: string[], overrides: Partial<Kcl
     ...overrides,
   };
 }
+
+/** Who a test request comes from: the headers every kcl-proxy request carries. */
+export interface KclSender {
+  apiKey: string;
+  appId: string;
+  realm: string;
+  topic: string;
+}
+
+/**
+ * `POST /events` with `body` as JSON from `sender`, straight to a proxy's handler (no socket).
+ *
+ * @example
+ * ```ts
+ * const res = await postEvents(proxy.handler, { apiKey, appId: "APP", realm: "prod", topic }, [event]);
+ * ```
+ */
+export function postEvents(
+  handler: (req: Request) => Promise<Response>,
+  sender: KclSender,
+  body: unknown,
+): Promise<Response> {
+  return handler(
+    new Request("http://proxy/events", {
+      method: "POST",
+      headers: {
+        "content-type": "application/json",
+        "x-api-key": sender.apiKey,
+        "x-app-id": sender.appId,
+        "x-realm": sender.realm,
+        "kcl-topic": sender.topic,
+      },
+      body: JSON.stringify(body),
+    }),
+  );
+}

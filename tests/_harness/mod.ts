@@ -6,6 +6,7 @@
 export * from "./kafka.ts";
 export * from "./kcat.ts";
 export * from "./ports.ts";
+export * from "./router_process.ts";
 export * from "./redis.ts";
 export * from "./s3.ts";
 export * from "./log.ts";

@@ -3,11 +3,10 @@
  * and parses `host:port,host:port` bootstrap lists from config.
  * @module
  */
-import type { TokenFetch } from "../sasl/oauthbearer.ts";
+import type { TokenSource } from "../sasl/oauthbearer.ts";
 import { Kafka, logLevel } from "kafkajs";
 import type { LogEntry, RetryOptions } from "kafkajs";
 import type { Logger } from "../../log.ts";
-import type { Clock } from "../../clock.ts";
 import { registerKafkajsCodecs } from "./codecs.ts";
 import { kafkajsSecurity } from "./security.ts";
 import type { KafkaSecurityConfig } from "../security.ts";
@@ -26,9 +25,8 @@ export interface CreateKafkaOptions {
   retry?: RetryOptions;
   /** TLS and SASL (default: plain TCP). */
   security?: KafkaSecurityConfig;
-  /** Clock and fetch of the OAUTHBEARER token source. */
-  clock?: Clock;
-  fetch?: TokenFetch;
+  /** The service's OAUTHBEARER token source, shared with its other clients (made here when absent). */
+  tokens?: TokenSource;
 }
 
 /**
@@ -53,7 +51,7 @@ export function createKafka(opts: CreateKafkaOptions): Kafka {
     connectionTimeout: opts.connectionTimeoutMs,
     requestTimeout: opts.requestTimeoutMs,
     retry: opts.retry,
-    ...(opts.security === undefined ? {} : kafkajsSecurity(opts.security, { clock: opts.clock, fetch: opts.fetch })),
+    ...(opts.security === undefined ? {} : kafkajsSecurity(opts.security, { tokens: opts.tokens })),
     // kafkajs drops entries above this level before building them, so debug-off costs nothing.
     logLevel: log.debugEnabled ? logLevel.DEBUG : logLevel.WARN,
     logCreator: () => (entry) => forwardKafkaLog(log, entry),

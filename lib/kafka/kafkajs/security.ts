@@ -3,16 +3,13 @@
  * consumer group connects exactly as the project's own producer does.
  * @module
  */
-import type { TokenFetch } from "../sasl/oauthbearer.ts";
 import type { KafkaConfig, SASLOptions } from "kafkajs";
-import type { Clock } from "../../clock.ts";
-import { ClientCredentialsTokens } from "../sasl/oauthbearer.ts";
-import type { KafkaSecurityConfig } from "../security.ts";
+import { type BrokerSecurityDeps, type KafkaSecurityConfig, tokenSource } from "../security.ts";
 
-/** kafkajs' `ssl` and `sasl` options for `config`. */
+/** kafkajs' `ssl` and `sasl` options for `config`; OAUTHBEARER takes its tokens from `deps.tokens` when given. */
 export function kafkajsSecurity(
   config: KafkaSecurityConfig,
-  deps: { clock?: Clock; fetch?: TokenFetch } = {},
+  deps: BrokerSecurityDeps = {},
 ): Pick<KafkaConfig, "ssl" | "sasl"> {
   const out: Pick<KafkaConfig, "ssl" | "sasl"> = {};
   const tls = config.tls;
@@ -38,14 +35,7 @@ export function kafkajsSecurity(
         options = { mechanism: "scram-sha-512", username: sasl.username, password: sasl.password };
         break;
       case "OAUTHBEARER": {
-        const tokens = new ClientCredentialsTokens({
-          url: sasl.tokenUrl,
-          clientId: sasl.clientId,
-          clientSecret: sasl.clientSecret,
-          scope: sasl.scope,
-          clock: deps.clock,
-          fetch: deps.fetch,
-        });
+        const tokens = deps.tokens ?? tokenSource(config, deps)!;
         options = {
           mechanism: "oauthbearer",
           oauthBearerProvider: async () => ({ value: (await tokens.token()).value }),
