@@ -246,8 +246,9 @@ export async function startRouter(config: RouterConfig, deps: RouterDeps): Promi
     sse.start();
   }
 
-  // Kafka may not accept us yet (down, refusing our credentials): keep trying, one line per attempt, until it
-  // does or the command gives up (signal).
+  // Kafka may not accept us yet (down, refusing our credentials): keep trying until it does or the command gives up
+  // (signal). A line per cause, not per attempt: the repeats are debug, and /ready says 503 meanwhile.
+  let lastCause = "";
   for (let attempt = 1;; attempt++) {
     try {
       await consumer.start();
@@ -256,13 +257,16 @@ export async function startRouter(config: RouterConfig, deps: RouterDeps): Promi
     } catch (err) {
       const delay = Math.min(30_000, 1_000 * 2 ** Math.min(attempt - 1, 5));
       const givingUp = deps.signal?.aborted === true || consumer.failure !== null;
+      const cause = errorMessage(err);
       if (!givingUp) {
-        logger.warn("cannot join the consumer group yet; retrying", {
+        const log = cause === lastCause ? logger.debug : logger.warn;
+        lastCause = cause;
+        log.call(logger, "cannot join the consumer group yet; retrying", {
           brokers: config.bootstrapServers,
           groupId: config.groupId,
           attempt,
           retryInMs: delay,
-          error: errorMessage(err),
+          error: cause,
         });
       }
       if (givingUp || !await clock.sleep(delay, deps.signal).then(() => true, () => false)) {

@@ -44,6 +44,8 @@ export interface KafkaGateway extends AsyncDisposable {
   /** Connections closed because a request came after their session's lifetime (the client did not re-authenticate). */
   readonly expiredSessions: number;
   setPassword(user: string, password: string): void;
+  /** Cuts every client connection (the listeners stay): clients must connect and authenticate again. */
+  dropConnections(): void;
   close(): Promise<void>;
 }
 
@@ -106,6 +108,9 @@ export async function startKafkaGateway(opts: KafkaGatewayOptions): Promise<Kafk
       return counters.expiredSessions;
     },
     setPassword: (user, password) => users.set(user, password),
+    dropConnections: () => {
+      for (const s of sockets) s.destroy();
+    },
     close,
     [Symbol.asyncDispose]: close,
   };

@@ -4,6 +4,7 @@
  * @module
  */
 import type { TokenSource } from "../sasl/oauthbearer.ts";
+import process from "node:process";
 import { Kafka, logLevel } from "kafkajs";
 import type { LogEntry, RetryOptions } from "kafkajs";
 import type { Logger } from "../../log.ts";
@@ -45,6 +46,7 @@ export function createKafka(opts: CreateKafkaOptions): Kafka {
   // Consumers must read batches of every codec that producers use.
   registerKafkajsCodecs();
   const log = opts.logger.child({ component: "kafkajs", clientId: opts.clientId });
+  quietNegativeTimeoutWarnings(log);
   return new Kafka({
     clientId: opts.clientId,
     brokers: opts.brokers,
@@ -58,6 +60,34 @@ export function createKafka(opts: CreateKafkaOptions): Kafka {
   });
 }
 
+let warningsQuieted = false;
+
+/**
+ * kafkajs' request queue schedules its throttle check with `throttledUntil - Date.now()` while `throttledUntil` is
+ * still -1, a negative delay that Node clamps to 1 ms (the intended behaviour) after printing a
+ * TimeoutNegativeWarning to stderr on every new connection. Those go to debug; every other process warning still
+ * reaches the listeners that were there before (the default one prints it).
+ */
+function quietNegativeTimeoutWarnings(log: Logger): void {
+  if (warningsQuieted) return;
+  warningsQuieted = true;
+  const previous = process.listeners("warning");
+  process.removeAllListeners("warning");
+  process.on("warning", (warning) => {
+    if (warning.name === "TimeoutNegativeWarning") {
+      log.debug("kafkajs scheduled a timer with a negative delay (run after 1 ms)", { warning: warning.message });
+      return;
+    }
+    for (const listener of previous) listener(warning);
+  });
+}
+
+/**
+ * A refused authentication is reported by the services themselves (once per broker and cause, see KafkaCluster and
+ * AckConsumer); kafkajs' own lines about it, several per attempt, are debug.
+ */
+const AUTHENTICATION_FAILURE = /authentication failed|SaslAuthenticate/i;
+
 /** Namespaces whose ERROR entries describe a connection attempt kafkajs will make again. */
 const RETRIED_NAMESPACES = new Set(["Connection", "BrokerPool", "Cluster"]);
 
@@ -65,7 +95,13 @@ function forwardKafkaLog(log: Logger, entry: LogEntry): void {
   const { timestamp: _timestamp, logger: _logger, message, ...extra } = entry.log as unknown as
     & Record<string, unknown>
     & { timestamp: string; logger: string; message: string };
-  const fields = { namespace: entry.namespace, ...extra };
+  // A stack trace points into kafkajs' sources, which tells an operator nothing: debug only.
+  const { stack, ...rest } = extra;
+  const fields = { namespace: entry.namespace, ...rest };
+  if (entry.level <= logLevel.WARN && AUTHENTICATION_FAILURE.test(`${message} ${String(rest["error"] ?? "")}`)) {
+    log.debug(message, { ...fields, stack });
+    return;
+  }
   switch (entry.level) {
     case logLevel.ERROR:
       if ("retryCount" in extra || RETRIED_NAMESPACES.has(entry.namespace)) log.warn(message, fields);
@@ -75,7 +111,7 @@ function forwardKafkaLog(log: Logger, entry: LogEntry): void {
       log.warn(message, fields);
       return;
     default:
-      log.debug(message, fields);
+      log.debug(message, { ...fields, stack });
   }
 }
 

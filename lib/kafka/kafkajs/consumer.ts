@@ -10,6 +10,17 @@ import type { Logger } from "../../log.ts";
 import { errorMessage } from "../../log.ts";
 import { type UndecodableBatch, undecodableBatchOf } from "./codecs.ts";
 
+const REJOIN_INITIAL_MS = 1_000;
+const REJOIN_MAX_MS = 30_000;
+
+/** Whether `error` (or an error it wraps) is a broker refusing the client's SASL authentication. */
+function isRefusedAuthentication(error: unknown): boolean {
+  for (let e = error, depth = 0; e instanceof Error && depth < 10; e = e.cause, depth++) {
+    if (e.name === "KafkaJSSASLAuthenticationError" || /\bauthentication failed\b/i.test(e.message)) return true;
+  }
+  return false;
+}
+
 /** A message handed to {@link AckConsumerOptions.handle}. */
 export interface ConsumedMessage {
   topic: string;
@@ -185,6 +196,15 @@ export class AckConsumer {
         const { error, restart } = e.payload;
         if (restart) {
           this.#log.warn("consumer crashed; kafkajs restarts it", { error: errorMessage(error) });
+        } else if (isRefusedAuthentication(error)) {
+          // kafkajs gives up on a refused authentication (non-retriable), but credentials are fixed on the broker side
+          // (a rotated password, an ACL): consuming waits, uncommitted, until a broker accepts us again.
+          if (this.#stopping.signal.aborted) return;
+          this.#log.error(
+            "a Kafka broker refused the consumer's credentials; consuming stopped until one accepts them (retrying)",
+            { error: errorMessage(error) },
+          );
+          void this.#rejoinAfterRefusal();
         } else {
           this.#failure = error;
           this.#log.error("consumer crashed and will not restart", { error: errorMessage(error) });
@@ -232,6 +252,24 @@ export class AckConsumer {
       throw err;
     }
     if (this.#failure !== null) throw this.#failure;
+  }
+
+  /** Starts again with backoff (1 s doubling to 30 s) until a broker accepts the consumer or it is stopped. */
+  async #rejoinAfterRefusal(): Promise<void> {
+    this.#started = null;
+    for (let attempt = 1;; attempt++) {
+      const delay = Math.min(REJOIN_MAX_MS, REJOIN_INITIAL_MS * 2 ** Math.min(attempt - 1, 10));
+      try {
+        await this.#clock.sleep(delay, this.#stopping.signal);
+        await this.start();
+        this.#log.info("consumer rejoined its group: a broker accepts its credentials again", { attempt });
+        return;
+      } catch (err) {
+        if (this.#stopping.signal.aborted) return;
+        // Logged at error once above; each attempt is debug so a long outage does not flood the log.
+        this.#log.debug("consumer still cannot rejoin; retrying", { attempt, error: errorMessage(err) });
+      }
+    }
   }
 
   /**
