@@ -137,6 +137,7 @@ export async function startRouter(config: RouterConfig, deps: RouterDeps): Promi
     brokers: config.bootstrapServers,
     clientId,
     logger,
+    clock,
     requestTimeoutMs,
     security,
     tokens: kafkaTokens,

@@ -8,6 +8,7 @@ import process from "node:process";
 import { Kafka, logLevel } from "kafkajs";
 import type { LogEntry, RetryOptions } from "kafkajs";
 import type { Logger } from "../../log.ts";
+import { type Clock, systemClock } from "../../clock.ts";
 import { registerKafkajsCodecs } from "./codecs.ts";
 import { kafkajsSecurity } from "./security.ts";
 import type { KafkaSecurityConfig } from "../security.ts";
@@ -26,6 +27,8 @@ export interface CreateKafkaOptions {
   retry?: RetryOptions;
   /** TLS and SASL (default: plain TCP). */
   security?: KafkaSecurityConfig;
+  /** Times the suppression of repeated log lines; default the system clock. */
+  clock?: Clock;
   /** The service's OAUTHBEARER token source, shared with its other clients (made here when absent). */
   tokens?: TokenSource;
 }
@@ -56,7 +59,10 @@ export function createKafka(opts: CreateKafkaOptions): Kafka {
     ...(opts.security === undefined ? {} : kafkajsSecurity(opts.security, { tokens: opts.tokens })),
     // kafkajs drops entries above this level before building them, so debug-off costs nothing.
     logLevel: log.debugEnabled ? logLevel.DEBUG : logLevel.WARN,
-    logCreator: () => (entry) => forwardKafkaLog(log, entry),
+    logCreator: () => {
+      const repeats = new RepeatFilter(opts.clock ?? systemClock);
+      return (entry) => forwardKafkaLog(log, repeats, entry);
+    },
   });
 }
 
@@ -91,14 +97,43 @@ const AUTHENTICATION_FAILURE = /authentication failed|SaslAuthenticate/i;
 /** Namespaces whose ERROR entries describe a connection attempt kafkajs will make again. */
 const RETRIED_NAMESPACES = new Set(["Connection", "BrokerPool", "Cluster"]);
 
-function forwardKafkaLog(log: Logger, entry: LogEntry): void {
+/** An identical warn or error line from kafkajs is shown once per this window; its repeats are debug. */
+const REPEAT_WINDOW_MS = 5 * 60_000;
+/** Bounds the memory of lines seen (forgotten all at once when full). */
+const REPEAT_MEMORY = 1000;
+
+/** Passes each distinct line once per {@link REPEAT_WINDOW_MS}: kafkajs logs every retry of a broker that is down. */
+class RepeatFilter {
+  readonly #shownAt = new Map<string, number>();
+  readonly #clock: Clock;
+  constructor(clock: Clock) {
+    this.#clock = clock;
+  }
+
+  firstInWindow(key: string): boolean {
+    const now = this.#clock.now();
+    const at = this.#shownAt.get(key);
+    if (at !== undefined && now - at < REPEAT_WINDOW_MS) return false;
+    if (this.#shownAt.size >= REPEAT_MEMORY) this.#shownAt.clear();
+    this.#shownAt.set(key, now);
+    return true;
+  }
+}
+
+function forwardKafkaLog(log: Logger, repeats: RepeatFilter, entry: LogEntry): void {
   const { timestamp: _timestamp, logger: _logger, message, ...extra } = entry.log as unknown as
     & Record<string, unknown>
     & { timestamp: string; logger: string; message: string };
   // A stack trace points into kafkajs' sources, which tells an operator nothing: debug only.
   const { stack, ...rest } = extra;
   const fields = { namespace: entry.namespace, ...rest };
-  if (entry.level <= logLevel.WARN && AUTHENTICATION_FAILURE.test(`${message} ${String(rest["error"] ?? "")}`)) {
+  const loud = entry.level <= logLevel.WARN;
+  if (
+    loud && (
+      AUTHENTICATION_FAILURE.test(`${message} ${String(rest["error"] ?? "")}`) ||
+      !repeats.firstInWindow(`${entry.namespace}|${message}|${String(rest["broker"] ?? "")}`)
+    )
+  ) {
     log.debug(message, { ...fields, stack });
     return;
   }

@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { createKafka, parseBootstrapServers } from "./client.ts";
 import { createLogger } from "../../log.ts";
+import { ManualClock } from "../../clock.ts";
 
 Deno.test("parseBootstrapServers accepts host:port lists", () => {
   assert.deepEqual(parseBootstrapServers("kafka-1:9092"), ["kafka-1:9092"]);
@@ -63,4 +64,28 @@ Deno.test("createKafka drops kafkajs debug lines when our logger has debug off",
   kafka.logger().warn("warn line");
   assert.equal(lines.length, 1);
   assert.match(lines[0]!, /warn line/);
+});
+
+Deno.test("createKafka shows a repeated kafkajs line once per 5 minutes, authentication failures and stacks at debug", () => {
+  const lines: { level: string; msg: string; stack?: string }[] = [];
+  const clock = new ManualClock(0);
+  const logger = createLogger({ debug: true, write: (line) => lines.push(JSON.parse(line)) });
+  const kafka = createKafka({ brokers: ["127.0.0.1:9"], clientId: "log-test", logger, clock });
+  const log = kafka.logger().namespace("Connection");
+  log.warn("Connection error: unknown issuer", { broker: "b1:9093" });
+  log.warn("Connection error: unknown issuer", { broker: "b1:9093" });
+  log.warn("Connection error: unknown issuer", { broker: "b2:9093" });
+  clock.advance(5 * 60_000);
+  log.warn("Connection error: unknown issuer", { broker: "b1:9093" });
+  kafka.logger().namespace("SaslAuthenticator").error("SASL PLAIN authentication failed: bad password");
+  kafka.logger().namespace("Consumer").error("Crash: something", { stack: "at kafkajs/src/x.js:1" });
+  assert.deepEqual(lines.map((l) => [l.level, l.msg]), [
+    ["warn", "Connection error: unknown issuer"],
+    ["debug", "Connection error: unknown issuer"],
+    ["warn", "Connection error: unknown issuer"],
+    ["warn", "Connection error: unknown issuer"],
+    ["debug", "SASL PLAIN authentication failed: bad password"],
+    ["error", "Crash: something"],
+  ]);
+  assert.equal(lines.at(-1)!.stack, undefined, "no kafkajs stack trace above debug");
 });
