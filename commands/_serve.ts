@@ -4,6 +4,7 @@
  * @module
  */
 import type { Logger } from "../lib/log.ts";
+import type { ServerTls } from "../lib/config/tls_files.ts";
 import { errorMessage } from "../lib/log.ts";
 import { waitForSignal } from "../lib/http/shutdown.ts";
 
@@ -11,6 +12,8 @@ import { waitForSignal } from "../lib/http/shutdown.ts";
 export interface ServeOptions {
   hostname: string;
   port: number;
+  /** Serve HTTPS with this certificate chain and key; plain HTTP without. */
+  tls?: ServerTls;
   handler: (req: Request) => Promise<Response>;
   logger: Logger;
   /** Called once on SIGINT/SIGTERM (or `stop` abort), after the listener is closed to new connections. */
@@ -27,8 +30,12 @@ export async function serveUntilSignal(opts: ServeOptions): Promise<number> {
   const server = Deno.serve({
     hostname: opts.hostname,
     port: opts.port,
+    ...(opts.tls === undefined ? {} : { cert: opts.tls.cert, key: opts.tls.key }),
     onListen: (addr) => {
-      opts.logger.info("listening", { address: `${addr.hostname}:${addr.port}` });
+      opts.logger.info("listening", {
+        address: `${addr.hostname}:${addr.port}`,
+        scheme: opts.tls === undefined ? "http" : "https",
+      });
       opts.onListen?.(addr);
     },
     onError: (err) => {

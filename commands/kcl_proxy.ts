@@ -10,6 +10,11 @@ import { parseKclProxyConfig } from "../lib/config/kcl_proxy.ts";
 import { kafkaSecurityHelp } from "../lib/config/kafka_security.ts";
 import { createLogger, errorMessage } from "../lib/log.ts";
 
+/** Whether the proxy listens on the local machine only (where plain HTTP exposes nothing). */
+function isLoopback(hostname: string): boolean {
+  return hostname === "localhost" || hostname === "::1" || hostname === "[::1]" || /^127\./.test(hostname);
+}
+
 const HELP = `HTTP to Kafka proxy with priority batching and per-client API keys.
 
 Accepts POST /events (and /event) with one UserEvent or an array of at most 1000, authenticated by the headers
@@ -32,6 +37,9 @@ Flags (each also set by its environment variable; flags win):
       --low-buffer string              KCL_LOW_BUFFER             low priority buffer size (default 10000)
       --normal-buffer string           KCL_NORMAL_BUFFER          normal/high priority buffer size (default 50000)
       --kafka-compression string       KCL_KAFKA_COMPRESSION      batch codec: none, gzip, snappy, lz4, zstd (default none)
+      --request-timeout string         KCL_REQUEST_TIMEOUT        a request body must arrive within this, else 408 (default 30s)
+      --tls-cert-file string           KCL_TLS_CERT_FILE          serve HTTPS with this certificate (PEM, chain allowed)
+      --tls-key-file string            KCL_TLS_KEY_FILE           the certificate's private key (PEM, unencrypted)
       --debug                          KCL_DEBUG                  debug logging
   -h, --help                                                      help for kcl-proxy
 
@@ -50,6 +58,12 @@ export const kclProxyCommand: Command = {
     const logger = createLogger({ debug: config.debug }).child({ service: "kcl-proxy" });
     // The service is loaded only by the command that runs it: each process keeps only its own dependencies.
     const { startKclProxy } = await import("../lib/kcl/service.ts");
+    if (config.tls === undefined && !isLoopback(config.hostname)) {
+      logger.warn("serving plain HTTP on a non-loopback address: API keys cross this connection unencrypted", {
+        address: config.hostname,
+        fix: "set KCL_TLS_CERT_FILE and KCL_TLS_KEY_FILE, or put a TLS-terminating proxy in front",
+      });
+    }
     const proxy = await startKclProxy(config, { logger });
     const onHup = () => {
       proxy.reloadKeys().catch((err) => logger.error("API keys reload failed", { error: errorMessage(err) }));
@@ -59,6 +73,7 @@ export const kclProxyCommand: Command = {
       return await serveUntilSignal({
         hostname: config.hostname,
         port: config.port,
+        tls: config.tls,
         handler: proxy.handler,
         logger,
         fatal: proxy.fatal,

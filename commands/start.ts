@@ -24,6 +24,7 @@ const ENVIRONMENT = `Environment:
   ER_DISABLE_CACHE_TTL                  keep cache entries until SSE replaces them (default false)
   ER_KAFKA_COMPRESSION                  codec of produced batches: none, gzip, snappy, lz4, zstd (default none)
   ER_DEBUG                              debug logs (default false)
+  ER_TLS_CERT_FILE, ER_TLS_KEY_FILE     serve HTTPS with this certificate (PEM, chain allowed) and key
   AWS_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_ENDPOINT_URL_S3   S3 client for dead letters`;
 
 const FLAGS = `Flags:
@@ -61,6 +62,7 @@ export async function runRouter(
   return await serveUntilSignal({
     hostname: "0.0.0.0",
     port: config.serverPort,
+    tls: config.tls,
     handler: (req) => handler(req),
     logger,
     stop: opts.stop,

@@ -26,6 +26,10 @@ Flags:
   --flapjack-version=2       2: also LPUSH "+" to <queue>_actions; 1: events list only (default 2)
   --no-persist               Keep states in memory only (default: persisted in Redis, survive restarts)
   --log-format=text          text (Go log lines, as the original) or json
+  --tls-cert=FILE            serve HTTPS with this certificate (PEM, chain allowed); needs --tls-key
+  --tls-key=FILE             the certificate's private key (PEM, unencrypted)
+  --request-timeout=30s      a request body must arrive within this, else 408 (0 disables)
+  --max-states=1000000       most checks cached; a new check beyond it gets 503 (updates always pass)
   --debug                    Enable verbose output (default false)
   --version                  Show application version.
 
@@ -45,6 +49,10 @@ const FLAGS = {
   "flapjack-version": { type: "string" },
   "no-persist": { type: "boolean" },
   "log-format": { type: "string" },
+  "tls-cert": { type: "string" },
+  "tls-key": { type: "string" },
+  "request-timeout": { type: "string" },
+  "max-states": { type: "string" },
   debug: { type: "boolean" },
   version: { type: "boolean" },
   // Persistent root flag handed to every command; meaningless here.
@@ -66,6 +74,10 @@ export function parseHttpBrokerArgs(args: string[], env: Env): HttpBrokerConfig 
     noPersist: values["no-persist"] === true,
     debug: values.debug === true,
     logFormat: str(values["log-format"]),
+    tlsCert: str(values["tls-cert"]),
+    tlsKey: str(values["tls-key"]),
+    requestTimeout: str(values["request-timeout"]),
+    maxStates: str(values["max-states"]),
   }, env);
 }
 
@@ -81,6 +93,7 @@ export async function runHttpBroker(
   return await serveUntilSignal({
     hostname: config.listen.hostname,
     port: config.listen.port,
+    tls: config.tls,
     handler: broker.handler,
     logger,
     drain: () => broker.stop(),

@@ -7,7 +7,8 @@ import { z } from "zod";
 import { formatDuration } from "../duration.ts";
 import { boolean, duration, integer, text, withDefault } from "./fields.ts";
 import type { Env } from "./parse.ts";
-import { parseConfig } from "./parse.ts";
+import { parseConfig, withMoreProblems } from "./parse.ts";
+import { type GivenSetting, loadServerTls, type ServerTls } from "./tls_files.ts";
 
 /** Where the HTTP server binds. */
 export interface ListenAddress {
@@ -29,6 +30,12 @@ export interface HttpBrokerConfig {
   persist: boolean;
   debug: boolean;
   logFormat: "text" | "json";
+  /** A request body must arrive within this (408 otherwise); 0 disables. */
+  requestTimeoutMs: number;
+  /** Most checks cached at once; a new check beyond it is refused with 503 (updates of cached ones go through). */
+  maxStates: number;
+  /** HTTPS: the certificate chain and key served (`--tls-cert`, `--tls-key`); absent: plain HTTP. */
+  tls?: ServerTls;
 }
 
 /** Raw values of the flags (strings as typed, booleans for switches). */
@@ -42,6 +49,10 @@ export interface HttpBrokerRawInput {
   noPersist?: boolean;
   debug?: boolean;
   logFormat?: string;
+  requestTimeout?: string;
+  maxStates?: string;
+  tlsCert?: string;
+  tlsKey?: string;
 }
 
 /** `3090`, `:3090` or `host:port` (default host 0.0.0.0, as Go's `:3090`). */
@@ -89,6 +100,8 @@ const schema = z.object({
     if (s !== "text" && s !== "json") throw new Error("must be text or json");
     return s;
   }, "text" as "text" | "json"),
+  requestTimeout: withDefault("a duration such as 30s, 0 disables", duration, 30_000),
+  maxStates: withDefault("a count ≥ 1", integer(1, 1_000_000_000), 1_000_000),
 });
 
 const LABELS: Record<string, string> = {
@@ -101,6 +114,8 @@ const LABELS: Record<string, string> = {
   noPersist: "--no-persist",
   debug: "--debug",
   logFormat: "--log-format",
+  requestTimeout: "--request-timeout",
+  maxStates: "--max-states",
 };
 
 /**
@@ -114,7 +129,10 @@ const LABELS: Record<string, string> = {
  */
 export function loadHttpBrokerConfig(raw: HttpBrokerRawInput, env: Env): HttpBrokerConfig {
   const input = { ...raw, port: raw.port ?? env.PORT };
-  const c = parseConfig(schema, input, LABELS);
+  const given = (value: string | undefined, label: string): GivenSetting | undefined =>
+    value === undefined || value === "" ? undefined : { value, label };
+  const tls = loadServerTls(given(raw.tlsCert, "--tls-cert"), given(raw.tlsKey, "--tls-key"));
+  const c = withMoreProblems(tls.problems, () => parseConfig(schema, input, LABELS));
   return {
     listen: c.port,
     server: c.server.s,
@@ -127,6 +145,9 @@ export function loadHttpBrokerConfig(raw: HttpBrokerRawInput, env: Env): HttpBro
     persist: !c.noPersist,
     debug: c.debug,
     logFormat: c.logFormat,
+    requestTimeoutMs: c.requestTimeout,
+    maxStates: c.maxStates,
+    ...(tls.config ? { tls: tls.config } : {}),
   };
 }
 

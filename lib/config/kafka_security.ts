@@ -6,6 +6,7 @@
  * @module
  */
 import { createPrivateKey } from "node:crypto";
+import { readPemFile } from "./tls_files.ts";
 import type {
   KafkaSaslConfig,
   KafkaSecurityConfig,
@@ -216,26 +217,14 @@ export function loadKafkaSecurity(
     }
   } else {
     tls = { verifyHostname: true };
-    const pem = (key: Key, kind: RegExp, what: string): string | undefined => {
+    const pem = (key: Key, kind: "certificate" | "private key"): string | undefined => {
       const path = get(key);
-      if (path === undefined) return undefined;
-      let text: string;
-      try {
-        text = readFile(path.value);
-      } catch (err) {
-        problems.push(`${path.label}: cannot read ${JSON.stringify(path.value)}: ${(err as Error).message}`);
-        return undefined;
-      }
-      if (!kind.test(text)) {
-        problems.push(`${path.label}: ${JSON.stringify(path.value)} holds no PEM ${what}`);
-        return undefined;
-      }
-      return text;
+      return path === undefined ? undefined : readPemFile(path, kind, problems, readFile);
     };
-    const ca = pem("caLocation", /-----BEGIN CERTIFICATE-----/, "certificate");
+    const ca = pem("caLocation", "certificate");
     if (ca !== undefined) tls.caCerts = [ca];
-    const cert = pem("certLocation", /-----BEGIN CERTIFICATE-----/, "certificate");
-    const key = pem("keyLocation", /-----BEGIN [A-Z ]*PRIVATE KEY-----/, "private key");
+    const cert = pem("certLocation", "certificate");
+    const key = pem("keyLocation", "private key");
     const keyPassword = get("keyPassword");
     if (key !== undefined && cert === undefined && get("certLocation") === undefined) {
       problems.push(`${name("keyLocation")}: a client key needs its certificate (${name("certLocation")})`);

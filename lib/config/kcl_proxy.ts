@@ -7,6 +7,7 @@ import { z } from "zod";
 import type { Env } from "./parse.ts";
 import { parseConfig, pickEnv, withMoreProblems } from "./parse.ts";
 import { KAFKA_SECURITY_FLAGS, loadKafkaSecurity } from "./kafka_security.ts";
+import { type GivenSetting, loadServerTls, type ServerTls } from "./tls_files.ts";
 import type { KafkaSecurityConfig } from "../kafka/security.ts";
 import { boolean, duration, hostPortList, integer, optional, port, required, text, withDefault } from "./fields.ts";
 import { parseFlags } from "./flags.ts";
@@ -33,6 +34,10 @@ export interface KclProxyConfig {
   compression: CompressionCodec;
   /** TLS and SASL towards Kafka (`KCL_KAFKA_SECURITY_PROTOCOL` and friends). */
   kafkaSecurity: KafkaSecurityConfig;
+  /** A request body must arrive within this (408 otherwise). */
+  requestTimeoutMs: number;
+  /** HTTPS: the certificate chain and key served (`KCL_TLS_CERT_FILE`, `KCL_TLS_KEY_FILE`); absent: plain HTTP. */
+  tls?: ServerTls;
 }
 
 const hostList = (s: string): string[] => {
@@ -55,10 +60,14 @@ const schema = z.object({
   lowBuffer: withDefault("events, integer ≥ 1", integer(1, 10_000_000), 10_000),
   normalBuffer: withDefault("events, integer ≥ 1", integer(1, 10_000_000), 50_000),
   compression: withDefault("none, gzip, snappy, lz4 or zstd", parseCompressionCodec, "none"),
+  requestTimeoutMs: withDefault("duration like 30s, 0 disables", duration, 30_000),
 });
 
 /** Env variable and flag of each field. */
-const SOURCES: Record<Exclude<keyof KclProxyConfig, "kafkaSecurity">, { env: string; flag: string; boolean?: true }> = {
+const SOURCES: Record<
+  Exclude<keyof KclProxyConfig, "kafkaSecurity" | "tls">,
+  { env: string; flag: string; boolean?: true }
+> = {
   bootstrapServers: { env: "KCL_BOOTSTRAP_SERVERS", flag: "bootstrap-servers" },
   port: { env: "KCL_PORT", flag: "port" },
   hostname: { env: "KCL_HOST", flag: "host" },
@@ -71,13 +80,22 @@ const SOURCES: Record<Exclude<keyof KclProxyConfig, "kafkaSecurity">, { env: str
   lowBuffer: { env: "KCL_LOW_BUFFER", flag: "low-buffer" },
   normalBuffer: { env: "KCL_NORMAL_BUFFER", flag: "normal-buffer" },
   compression: { env: "KCL_KAFKA_COMPRESSION", flag: "kafka-compression" },
+  requestTimeoutMs: { env: "KCL_REQUEST_TIMEOUT", flag: "request-timeout" },
 };
+
+/** The HTTPS files: not in the schema, as they are read and checked as a pair. */
+const TLS_SOURCES = {
+  cert: { env: "KCL_TLS_CERT_FILE", flag: "tls-cert-file" },
+  key: { env: "KCL_TLS_KEY_FILE", flag: "tls-key-file" },
+} as const;
 
 /** The flag definitions, for parseFlags and the help text. */
 export const KCL_PROXY_FLAGS = {
   ...Object.fromEntries(
     Object.values(SOURCES).map((s) => [s.flag, { type: s.boolean ? "boolean" as const : "string" as const }]),
   ),
+  [TLS_SOURCES.cert.flag]: { type: "string" as const },
+  [TLS_SOURCES.key.flag]: { type: "string" as const },
   ...KAFKA_SECURITY_FLAGS,
 };
 
@@ -106,6 +124,16 @@ export function parseKclProxyConfig(args: string[], env: Env): KclProxyConfig {
     }
   }
   const security = loadKafkaSecurity("KCL_", env, values);
-  const base = withMoreProblems(security.problems, () => parseConfig(schema, raw, labels));
-  return { ...base, kafkaSecurity: security.config! } as KclProxyConfig;
+  const given = (src: { env: string; flag: string }): GivenSetting | undefined => {
+    const flagValue = values[src.flag];
+    if (typeof flagValue === "string" && flagValue !== "") return { value: flagValue, label: `--${src.flag}` };
+    const envValue = pickEnv(env, src.env);
+    return envValue === undefined ? undefined : { value: envValue, label: src.env };
+  };
+  const tls = loadServerTls(given(TLS_SOURCES.cert), given(TLS_SOURCES.key));
+  const base = withMoreProblems(
+    [...security.problems, ...tls.problems],
+    () => parseConfig(schema, raw, labels),
+  );
+  return { ...base, kafkaSecurity: security.config!, ...(tls.config ? { tls: tls.config } : {}) } as KclProxyConfig;
 }

@@ -7,6 +7,7 @@ import { z } from "zod";
 import { type CompressionCodec, parseCompressionCodec } from "../kafka/compression/codec.ts";
 import { UsageError } from "./errors.ts";
 import { boolean, hostPortList, httpUrl, integer, optional, port, required, text, withDefault } from "./fields.ts";
+import { type GivenSetting, loadServerTls, type ServerTls } from "./tls_files.ts";
 import { parseFlags } from "./flags.ts";
 import { type Env, parseConfig, pickEnv, withMoreProblems } from "./parse.ts";
 import { KAFKA_SECURITY_FLAGS, loadKafkaSecurity } from "./kafka_security.ts";
@@ -55,6 +56,8 @@ export interface RouterConfig {
   compression: CompressionCodec;
   /** TLS and SASL of every Kafka connection (`ER_KAFKA_SECURITY_PROTOCOL` and friends). */
   kafkaSecurity: KafkaSecurityConfig;
+  /** HTTPS: the certificate chain and key served (`ER_TLS_CERT_FILE`, `ER_TLS_KEY_FILE`); absent: plain HTTP. */
+  tls?: ServerTls;
 }
 
 /** Kafka topic names: what the broker accepts. */
@@ -214,7 +217,12 @@ export function loadRouterConfig(args: string[], env: Env, mode: "start" | "mock
     compression: values["kafka-compression"] !== undefined ? "--kafka-compression" : "ER_KAFKA_COMPRESSION",
   };
   const security = loadKafkaSecurity("ER_", env, values);
-  const c = withMoreProblems(security.problems, () => parseConfig(schema, raw, labels));
+  const given = (name: string): GivenSetting | undefined => {
+    const value = pickEnv(env, name);
+    return value === undefined ? undefined : { value, label: name };
+  };
+  const tls = loadServerTls(given("ER_TLS_CERT_FILE"), given("ER_TLS_KEY_FILE"));
+  const c = withMoreProblems([...security.problems, ...tls.problems], () => parseConfig(schema, raw, labels));
 
   let source: IntegrationSourceConfig;
   if (mode === "mock") {
@@ -259,5 +267,6 @@ export function loadRouterConfig(args: string[], env: Env, mode: "start" | "mock
     cacheTtlMs: c.disableCacheTtl ? undefined : c.cacheTtlMin * 60_000,
     compression: c.compression,
     kafkaSecurity: security.config!,
+    ...(tls.config ? { tls: tls.config } : {}),
   };
 }

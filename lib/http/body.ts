@@ -5,6 +5,7 @@
  */
 import { concatBytes } from "../bytes.ts";
 import { HttpError } from "./errors.ts";
+import { withinDeadline } from "./body_deadline.ts";
 
 /** Subcodes of 4xx body errors (error_code = status * 100 + subcode). */
 export const BodyErrorCode = { malformedJson: 1, emptyBody: 2, tooLarge: 1, unsupportedType: 1 } as const;
@@ -14,6 +15,8 @@ export interface ReadBodyOptions {
   maxBytes: number;
   /** When true (default), a content type other than application/json (or +json) is answered 415. */
   requireJsonContentType?: boolean;
+  /** The body must have arrived this long after the handler began reading it, else 408 (0 or absent: no limit). */
+  timeoutMs?: number;
 }
 
 /**
@@ -58,7 +61,7 @@ const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
  */
 export async function readJsonBody(req: Request, options: ReadBodyOptions): Promise<unknown> {
   if (options.requireJsonContentType ?? true) checkJsonContentType(req.headers);
-  const bytes = await readBodyBytes(req, options.maxBytes);
+  const bytes = await withinDeadline(readBodyBytes(req, options.maxBytes), options.timeoutMs ?? 0);
   let text: string;
   try {
     text = decoder.decode(bytes);
@@ -100,7 +103,7 @@ export function readJsonBodyFast(req: Request, options: ReadBodyOptions): Promis
   const declared = Number(headers.get("content-length") ?? NaN);
   // HTTP/1.1 framing makes a served body exactly the declared length, so it cannot get past the limit unread.
   if (!(declared > 0 && declared <= options.maxBytes)) return readJsonBody(req, options);
-  return req.json().catch(rethrowAsMalformed);
+  return withinDeadline(req.json(), options.timeoutMs ?? 0).catch(rethrowAsMalformed);
 }
 
 function rethrowAsMalformed(err: unknown): never {

@@ -10,6 +10,7 @@ import type { Registry } from "../metrics.ts";
 import { BodyErrorCode, malformedJsonError, readJsonBody } from "../http/body.ts";
 import { pathOf } from "../http/path.ts";
 import { errorResponse, HttpError, jsonResponse } from "../http/errors.ts";
+import { CLIENT_CLOSED_STATUS, statusLabel, withinDeadline } from "../http/body_deadline.ts";
 import { opsRoutes, type ReadinessCheck } from "../http/ops.ts";
 import {
   type CachedState,
@@ -27,6 +28,8 @@ export const MAX_BODY_BYTES = 1024 * 1024;
 
 /** Subcode of a 400 for a body that parsed as JSON but is not a valid event (error_code 40003). */
 const INVALID_EVENT = 3;
+/** Subcode of the 503 for a full cache (error_code 50301). */
+const STATES_FULL = 1;
 
 /** What the handler works with. */
 export interface BrokerHttpDeps {
@@ -36,9 +39,9 @@ export interface BrokerHttpDeps {
   metrics: BrokerMetrics;
   registry: Registry;
   ready: ReadinessCheck;
+  /** A body must arrive this long after the request began (0: no limit), else 408. */
+  requestTimeoutMs?: number;
 }
-
-const BODY_OPTIONS = { maxBytes: MAX_BODY_BYTES, requireJsonContentType: false };
 
 /**
  * `Request.json()` decodes invalid UTF-8 to U+FFFD without a word, so an event holding U+FFFD is refused rather than
@@ -64,6 +67,8 @@ const NOT_UTF8 = new HttpError(
  */
 export function createBrokerHandler(deps: BrokerHttpDeps): (req: Request) => Promise<Response> {
   const { store, clock, logger, metrics } = deps;
+  const timeoutMs = deps.requestTimeoutMs ?? 0;
+  const bodyOptions = { maxBytes: MAX_BODY_BYTES, requireJsonContentType: false, timeoutMs };
   const ops = opsRoutes({ registry: deps.registry, ready: deps.ready });
   // Counted in plain variables and handed to prom-client when scraped: a labelled inc() per request hashes its
   // labels every time, which showed up as a measurable share of the request path.
@@ -76,7 +81,7 @@ export function createBrokerHandler(deps: BrokerHttpDeps): (req: Request) => Pro
   metrics.onCollect(() => {
     if (ok > 0) metrics.requests.inc({ code: "200" }, ok);
     ok = 0;
-    for (const [status, n] of pending) metrics.requests.inc({ code: String(status) }, n);
+    for (const [status, n] of pending) metrics.requests.inc({ code: statusLabel(status) }, n);
     pending.clear();
   });
 
@@ -85,6 +90,18 @@ export function createBrokerHandler(deps: BrokerHttpDeps): (req: Request) => Pro
     const cached = toCachedState(posted, receivedAt);
     if (cached.json.includes("\uFFFD")) throw NOT_UTF8;
     return cached;
+  }
+
+  /** The 503 of a request that would cache a new check beyond the limit; counted, it says which limit. */
+  function full(): HttpError {
+    metrics.statesRefused.inc();
+    return new HttpError(
+      503,
+      `the broker caches at most ${store.maxStates} checks (--max-states) and is full: updates of cached checks ` +
+        `are accepted, new checks are refused until some are deleted (DELETE /state/<entity>/<check>)`,
+      [],
+      STATES_FULL,
+    );
   }
 
   /** Caches a prepared event (logged at debug, as the original did). */
@@ -111,6 +128,7 @@ export function createBrokerHandler(deps: BrokerHttpDeps): (req: Request) => Pro
     const receivedAt = Math.floor(clock.now() / 1000);
     // All-or-nothing: every event is prepared (and checked) before any is cached.
     const prepared = parsed.states.map((posted) => prepare(posted, receivedAt));
+    if (!store.admits(new Set(prepared.map((p) => p.key)))) throw full();
     let text = "";
     for (const p of prepared) {
       cacheOne(p);
@@ -139,12 +157,12 @@ export function createBrokerHandler(deps: BrokerHttpDeps): (req: Request) => Pro
       // tell us (invalid UTF-8) is caught by the U+FFFD check in prepare(). Inline, so the request stays one await.
       if (declared > 0 && declared <= MAX_BODY_BYTES) {
         try {
-          body = await req.json();
+          body = await withinDeadline(req.json(), timeoutMs);
         } catch (err) {
           throw err instanceof SyntaxError ? malformedJsonError(err) : err;
         }
       } else {
-        body = await readJsonBody(req, BODY_OPTIONS);
+        body = await readJsonBody(req, bodyOptions);
       }
       // One plainly valid event (the common request) skips the bulk bookkeeping of parsePostedStates.
       const one = wantsJson ? undefined : fastParsePostedState(body);
@@ -152,6 +170,7 @@ export function createBrokerHandler(deps: BrokerHttpDeps): (req: Request) => Pro
         res = cacheStates(body, wantsJson);
       } else {
         const cached = prepare(one, Math.floor(clock.now() / 1000));
+        if (store.size >= store.maxStates && store.get(cached.key) === undefined) throw full();
         cacheOne(cached);
         ok++;
         return new Response(`Caching state: ${cached.json}\n`);
@@ -164,7 +183,10 @@ export function createBrokerHandler(deps: BrokerHttpDeps): (req: Request) => Pro
   }
 
   function failure(err: unknown, req: Request): Response {
-    if (err instanceof HttpError) return errorResponse(err);
+    if (err instanceof HttpError) {
+      if (err.status === CLIENT_CLOSED_STATUS && logger.debugEnabled) logger.debug(err.message, { url: req.url });
+      return errorResponse(err);
+    }
     logger.error("request failed", { error: errorMessage(err), method: req.method, url: req.url });
     return errorResponse(new HttpError(500, "internal error"));
   }

@@ -11,13 +11,26 @@ export interface BrokerMetrics {
   eventsSubmitted: Counter<"state">;
   submitSeconds: Histogram;
   requests: Counter<"code">;
+  /** Requests refused because they would cache a new check beyond `--max-states`. */
+  statesRefused: Counter;
   /** Registers work to do right before a scrape (flushing counts kept outside prom-client on hot paths). */
   onCollect(fn: () => void): void;
 }
 
 /** Creates the broker metrics on `registry`; `cachedCount` is read when the registry is scraped. */
-export function createBrokerMetrics(registry: Registry, cachedCount: () => number): BrokerMetrics {
+export function createBrokerMetrics(
+  registry: Registry,
+  cachedCount: () => number,
+  maxStates = Number.POSITIVE_INFINITY,
+): BrokerMetrics {
   const beforeScrape: Array<() => void> = [];
+  if (Number.isFinite(maxStates)) {
+    new Gauge({
+      name: "httpbroker_states_limit",
+      help: "Most check states cached at once (--max-states)",
+      registers: [registry],
+    }).set(maxStates);
+  }
   return {
     onCollect: (fn) => void beforeScrape.push(fn),
     statesCached: new Gauge({
@@ -40,6 +53,11 @@ export function createBrokerMetrics(registry: Registry, cachedCount: () => numbe
       name: "httpbroker_submit_seconds",
       help: "Duration of one submit run (all cached states)",
       buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers: [registry],
+    }),
+    statesRefused: new Counter({
+      name: "httpbroker_states_refused_total",
+      help: "Requests refused with 503 because they would cache a new check beyond --max-states",
       registers: [registry],
     }),
     requests: new Counter({

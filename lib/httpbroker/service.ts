@@ -71,8 +71,8 @@ export async function startHttpBroker(config: HttpBrokerConfig, deps: HttpBroker
   const registry = deps.registry ?? createRegistry();
   logger.info(`Booting with config: ${describeHttpBrokerConfig(config)}`);
 
-  const store = new StateStore();
-  const metrics = createBrokerMetrics(registry, () => store.size);
+  const store = new StateStore(config.maxStates);
+  const metrics = createBrokerMetrics(registry, () => store.size, config.maxStates);
   const redisOptions: RedisLinkOptions = { host: config.redisHost, port: config.redisPort, database: config.database };
   const sink = new FlapjackSink({
     link: await openRedisLink(redisOptions, deps.redisThread ?? "worker", { ...deps.redisWorker, logger }),
@@ -129,6 +129,7 @@ export async function startHttpBroker(config: HttpBrokerConfig, deps: HttpBroker
     metrics,
     registry,
     ready: () => ({ redis: sink.connected }),
+    requestTimeoutMs: config.requestTimeoutMs,
   });
 
   let stopping: Promise<void> | undefined;

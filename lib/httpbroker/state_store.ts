@@ -11,6 +11,8 @@ import { cachedStateObject } from "./check_state.ts";
  * map consistent; {@link StateStore.snapshot} is taken in one synchronous pass.
  */
 export class StateStore {
+  /** Most states cached; {@link admits} says whether a write fits (restored and known states always do). */
+  readonly maxStates: number;
   #states = new Map<string, CachedState>();
   #dirty = new Set<string>();
   #onDirty: () => void = () => {};
@@ -18,6 +20,19 @@ export class StateStore {
   /** Called (synchronously, cheaply) whenever a key becomes dirty; persistence schedules a write from it. */
   set onDirty(fn: () => void) {
     this.#onDirty = fn;
+  }
+
+  constructor(maxStates = Number.POSITIVE_INFINITY) {
+    this.maxStates = maxStates;
+  }
+
+  /** Whether the distinct `keys` can be cached: updates always fit, new checks only within {@link maxStates}. */
+  admits(keys: Iterable<string>): boolean {
+    let room = this.maxStates - this.#states.size;
+    for (const key of keys) {
+      if (!this.#states.has(key) && --room < 0) return false;
+    }
+    return true;
   }
 
   /** Number of cached states. */

@@ -6,6 +6,7 @@
 import type { Clock } from "../clock.ts";
 import { readJsonBodyFast, replacementCharError } from "../http/body.ts";
 import { type ErrorDetail, errorResponse, HttpError } from "../http/errors.ts";
+import { CLIENT_CLOSED_STATUS, statusLabel } from "../http/body_deadline.ts";
 import type { Logger } from "../log.ts";
 import { errorMessage } from "../log.ts";
 import type { ApiKeys } from "./api_keys.ts";
@@ -21,6 +22,8 @@ export interface EventsHandlerDeps {
   webhookHosts: WebhookHostPolicy;
   intake: EventIntake;
   maxBodyBytes: number;
+  /** A body must arrive this long after the request began (0: no limit), else 408. */
+  requestTimeoutMs?: number;
   metrics: KclMetrics;
   clock: Clock;
   logger: Logger;
@@ -50,7 +53,7 @@ export function isEventsPath(path: string): boolean {
 export function createEventsHandler(deps: EventsHandlerDeps): (req: Request) => Promise<Response> {
   const { metrics, intake, keys, clock, closing } = deps;
   const webhooks = new WebhookUrls(deps.webhookHosts);
-  const bodyOptions = { maxBytes: deps.maxBodyBytes };
+  const bodyOptions = { maxBytes: deps.maxBodyBytes, timeoutMs: deps.requestTimeoutMs ?? 0 };
   // Requests by status code, handed to prom-client when the metrics are read (a labelled inc hashes its label).
   const codes = new Float64Array(600);
   metrics.onCollect(() => {
@@ -58,7 +61,7 @@ export function createEventsHandler(deps: EventsHandlerDeps): (req: Request) => 
       const n = codes[code]!;
       if (n === 0) continue;
       codes[code] = 0;
-      metrics.httpRequests.labels(String(code)).inc(n);
+      metrics.httpRequests.labels(statusLabel(code)).inc(n);
     }
   });
 
@@ -79,15 +82,17 @@ export function createEventsHandler(deps: EventsHandlerDeps): (req: Request) => 
       const submitted = intake.submit(ctx, parseUserEvents(body), receivedAt);
       res = respond(submitted instanceof Promise ? await submitted : submitted);
     } catch (err) {
-      if (err instanceof HttpError) res = errorResponse(err);
-      else {
+      if (err instanceof HttpError) {
+        res = errorResponse(err);
+        if (err.status === CLIENT_CLOSED_STATUS && deps.logger.debugEnabled) deps.logger.debug(err.message);
+      } else {
         deps.logger.error("event request failed", { error: errorMessage(err) });
         res = errorResponse(new HttpError(500, "internal error"));
       }
     }
     const status = res.status;
     if (status < codes.length) codes[status]!++;
-    else metrics.httpRequests.labels(String(status)).inc();
+    else metrics.httpRequests.labels(statusLabel(status)).inc();
     metrics.requestSeconds.observe((performance.now() - started) / 1000);
     return res;
   };

@@ -202,6 +202,7 @@ export async function startKclProxy(config: KclProxyConfig, deps: KclProxyDeps):
     webhookHosts: config.webhookAllowedHosts === undefined ? undefined : new Set(config.webhookAllowedHosts),
     intake,
     maxBodyBytes: config.maxBodyBytes,
+    requestTimeoutMs: config.requestTimeoutMs,
     metrics,
     clock,
     logger,

@@ -20,6 +20,7 @@ export function kclTestConfig(bootstrapServers: string[], overrides: Partial<Kcl
     normalBuffer: 50_000,
     compression: "none",
     kafkaSecurity: { protocol: "PLAINTEXT" },
+    requestTimeoutMs: 30_000,
     ...overrides,
   };
 }

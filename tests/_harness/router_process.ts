@@ -7,30 +7,38 @@ import { freePort } from "./ports.ts";
 
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 
-/** A running `event-router mock` process. */
-export interface MockRouterProcess {
+/** A running `event-router` process. */
+export interface ServiceProcess {
   port: number;
+  /** `http://127.0.0.1:<port>` (or https). */
   url: string;
   kill(signal?: Deno.Signal): void;
   /** Waits for the exit: its code and everything it wrote (stdout, then stderr). */
   exit(): Promise<{ code: number; text: string }>;
 }
 
+/** A running `event-router mock` process. */
+export type MockRouterProcess = ServiceProcess;
+
 /**
- * Starts `event-router mock <integrations>` with only `env` (plus `ER_SERVER_PORT`) in its environment.
+ * Starts `event-router <args>` with only `env` in its environment; `port` is where the test will reach it (the
+ * caller puts it in `args` or `env` in the command's own way).
  *
  * @example
  * ```ts
- * const router = spawnMockRouter(`Segment:${topic}`, { ER_BOOTSTRAP_SERVERS: bootstrap, ... });
- * router.kill("SIGTERM");
- * const { code, text } = await router.exit();
+ * const port = freePort();
+ * const broker = spawnEventRouter(["receiver", "httpbroker", "--port", `127.0.0.1:${port}`], {}, { port });
  * ```
  */
-export function spawnMockRouter(integrations: string, env: Record<string, string>): MockRouterProcess {
-  const port = freePort();
+export function spawnEventRouter(
+  args: string[],
+  env: Record<string, string>,
+  where: { port: number; scheme?: "http" | "https" },
+): ServiceProcess {
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", MAIN, "mock", integrations],
-    env: { ...env, ER_SERVER_PORT: String(port) },
+    args: ["run", "-A", MAIN, ...args],
+    env,
+    clearEnv: true,
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
@@ -38,8 +46,8 @@ export function spawnMockRouter(integrations: string, env: Record<string, string
   const output = child.output();
   const decoder = new TextDecoder();
   return {
-    port,
-    url: `http://127.0.0.1:${port}`,
+    port: where.port,
+    url: `${where.scheme ?? "http"}://127.0.0.1:${where.port}`,
     kill: (signal = "SIGTERM") => {
       try {
         child.kill(signal);
@@ -52,4 +60,37 @@ export function spawnMockRouter(integrations: string, env: Record<string, string
       return { code, text: decoder.decode(stdout) + decoder.decode(stderr) };
     },
   };
+}
+
+/**
+ * Starts `event-router mock <integrations>` with only `env` (plus `ER_SERVER_PORT`, `PATH`, `HOME` and `DENO_DIR`) in
+ * its environment.
+ *
+ * @example
+ * ```ts
+ * const router = spawnMockRouter(`Segment:${topic}`, { ER_BOOTSTRAP_SERVERS: bootstrap, ... });
+ * router.kill("SIGTERM");
+ * const { code, text } = await router.exit();
+ * ```
+ */
+export function spawnMockRouter(
+  integrations: string,
+  env: Record<string, string>,
+  scheme: "http" | "https" = "http",
+): MockRouterProcess {
+  const port = freePort();
+  return spawnEventRouter(["mock", integrations], { ...baseEnv(), ...env, ER_SERVER_PORT: String(port) }, {
+    port,
+    scheme,
+  });
+}
+
+/** What a child deno needs from the test's environment to find its tools and module cache. */
+export function baseEnv(): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const name of ["PATH", "HOME", "DENO_DIR"]) {
+    const value = Deno.env.get(name);
+    if (value !== undefined) env[name] = value;
+  }
+  return env;
 }
