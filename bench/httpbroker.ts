@@ -161,7 +161,7 @@ async function submitRows(redisPort: number): Promise<BenchRow[]> {
   const redisOptions = { host: "127.0.0.1", port: redisPort, database: 0 };
   const sink = new FlapjackSink({
     link: await WorkerRedisLink.start(redisOptions, { logger: silentLogger }),
-    ...redisOptions,
+    server: `127.0.0.1:${redisPort}`,
     queue: "bench_events",
     flapjackVersion: 2,
     logger: silentLogger,

@@ -50,8 +50,17 @@ Deno.test("httpbroker flags: defaults, port forms, PORT env", () => {
   const d = parseHttpBrokerArgs([], {});
   assert.ok(d !== "version");
   assert.deepEqual(
-    [d.listen, d.server, d.database, d.intervalMs, d.queue, d.flapjackVersion, d.persist, d.debug, d.logFormat],
-    [{ hostname: "0.0.0.0", port: 3090 }, "localhost:6380", 0, 10_000, "events", 2, true, false, "text"],
+    [d.listen, d.redis, d.intervalMs, d.queue, d.flapjackVersion, d.persist, d.debug, d.logFormat],
+    [
+      { hostname: "0.0.0.0", port: 3090 },
+      { host: "localhost", port: 6380, database: 0 },
+      10_000,
+      "events",
+      2,
+      true,
+      false,
+      "text",
+    ],
   );
   const colon = parseHttpBrokerArgs(["--port", ":3091", "--no-persist", "--debug"], {});
   assert.ok(colon !== "version");

@@ -136,7 +136,7 @@ for (const thread of ["worker", "main"] as const) {
     const logger = createLogger({ format: "text", write: (l) => logs.push(l) });
     const options = { host: "127.0.0.1", port: redis.port, database: 0 };
     const link = thread === "worker" ? await WorkerRedisLink.start(options, { logger }) : new DirectRedisLink(options);
-    const sink = new FlapjackSink({ link, ...options, queue: "events", flapjackVersion: 2, logger });
+    const sink = new FlapjackSink({ link, server: redis.url, queue: "events", flapjackVersion: 2, logger });
     try {
       sink.start();
       assert.ok(await sink.waitReady(5000), "connected");

@@ -19,8 +19,10 @@ Flapjack's Redis every interval; once a state is older than its ttl it submits U
 Flags:
   --help                     Show help.
   --port="3090"              Address to bind HTTP server: 3090, :3090 or host:port (default 3090; env PORT)
-  --server="localhost:6380"  Redis server to connect to (default localhost:6380)
-  --database=0               Redis database to connect to (default 0)
+  --server="localhost:6380"  Redis server to connect to: host:port, redis://[user[:password]@]host[:port][/db]
+                             or rediss://... for TLS (default localhost:6380)
+  --database=0               Redis database to connect to (default 0; or /db in the URL, not both)
+  --redis-tls-ca=FILE        PEM file of the CAs that sign the Redis server's certificate (with rediss://)
   --interval=10s             How often to submit events (default 10s)
   --queue="events"           Redis list that Flapjack reads (default events)
   --flapjack-version=2       2: also LPUSH "+" to <queue>_actions; 1: events list only (default 2)
@@ -32,6 +34,11 @@ Flags:
   --max-states=1000000       most checks cached; a new check beyond it gets 503 (updates always pass)
   --debug                    Enable verbose output (default false)
   --version                  Show application version.
+
+Environment:
+  PORT                       the HTTP port when --port is not given
+  REDIS_PASSWORD             the Redis password (or REDIS_PASSWORD_FILE: a file holding it), so that it need not
+                             be on the command line
 
 HTTP API:
   POST   /state                    one event object or a JSON array of them
@@ -49,6 +56,7 @@ const FLAGS = {
   "flapjack-version": { type: "string" },
   "no-persist": { type: "boolean" },
   "log-format": { type: "string" },
+  "redis-tls-ca": { type: "string" },
   "tls-cert": { type: "string" },
   "tls-key": { type: "string" },
   "request-timeout": { type: "string" },
@@ -74,6 +82,7 @@ export function parseHttpBrokerArgs(args: string[], env: Env): HttpBrokerConfig 
     noPersist: values["no-persist"] === true,
     debug: values.debug === true,
     logFormat: str(values["log-format"]),
+    redisTlsCa: str(values["redis-tls-ca"]),
     tlsCert: str(values["tls-cert"]),
     tlsKey: str(values["tls-key"]),
     requestTimeout: str(values["request-timeout"]),

@@ -9,6 +9,7 @@ import { boolean, duration, integer, text, withDefault } from "./fields.ts";
 import type { Env } from "./parse.ts";
 import { parseConfig, withMoreProblems } from "./parse.ts";
 import { type GivenSetting, loadServerTls, type ServerTls } from "./tls_files.ts";
+import { describeRedisTarget, loadRedisTarget, type RedisTarget } from "./redis_server.ts";
 
 /** Where the HTTP server binds. */
 export interface ListenAddress {
@@ -19,11 +20,8 @@ export interface ListenAddress {
 /** Typed configuration of the broker. */
 export interface HttpBrokerConfig {
   listen: ListenAddress;
-  /** Redis `host:port` as given. */
-  server: string;
-  redisHost: string;
-  redisPort: number;
-  database: number;
+  /** Flapjack's Redis: where, which database, how to log in (see lib/config/redis_server.ts). */
+  redis: RedisTarget;
   intervalMs: number;
   queue: string;
   flapjackVersion: 1 | 2;
@@ -53,6 +51,7 @@ export interface HttpBrokerRawInput {
   maxStates?: string;
   tlsCert?: string;
   tlsKey?: string;
+  redisTlsCa?: string;
 }
 
 /** `3090`, `:3090` or `host:port` (default host 0.0.0.0, as Go's `:3090`). */
@@ -66,14 +65,6 @@ export function parseListenAddress(s: string): ListenAddress {
 }
 
 /** `host:port` of the Redis server. */
-export function parseRedisServer(s: string): { host: string; port: number } {
-  const m = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(s);
-  if (m === null) throw new Error("not host:port");
-  const port = Number(m[2]);
-  if (port < 1 || port > 65535) throw new Error("port out of range 1..65535");
-  return { host: (m[1] as string).replace(/^\[|\]$/g, ""), port };
-}
-
 const positiveDuration = (s: string): number => {
   const ms = duration(s);
   if (ms <= 0) throw new Error("must be greater than zero");
@@ -82,12 +73,6 @@ const positiveDuration = (s: string): number => {
 
 const schema = z.object({
   port: withDefault("a port: 3090, :3090 or host:port", parseListenAddress, { hostname: "0.0.0.0", port: 3090 }),
-  server: withDefault("host:port", (s) => ({ s, ...parseRedisServer(s) }), {
-    s: "localhost:6380",
-    host: "localhost",
-    port: 6380,
-  }),
-  database: withDefault("an integer 0..15 or more", integer(0, 1_000_000), 0),
   interval: withDefault("a duration such as 10s, 500ms, 1m", positiveDuration, 10_000),
   queue: withDefault("a Redis key name", text, "events"),
   flapjackVersion: withDefault("1 or 2", (s): 1 | 2 => {
@@ -106,8 +91,6 @@ const schema = z.object({
 
 const LABELS: Record<string, string> = {
   port: "--port",
-  server: "--server",
-  database: "--database",
   interval: "--interval",
   queue: "--queue",
   flapjackVersion: "--flapjack-version",
@@ -128,17 +111,16 @@ const LABELS: Record<string, string> = {
  * ```
  */
 export function loadHttpBrokerConfig(raw: HttpBrokerRawInput, env: Env): HttpBrokerConfig {
-  const input = { ...raw, port: raw.port ?? env.PORT };
+  const { server, database, redisTlsCa, ...rest } = raw;
+  const input = { ...rest, port: raw.port ?? env.PORT };
+  const redis = loadRedisTarget({ server, database, tlsCa: redisTlsCa }, env);
   const given = (value: string | undefined, label: string): GivenSetting | undefined =>
     value === undefined || value === "" ? undefined : { value, label };
   const tls = loadServerTls(given(raw.tlsCert, "--tls-cert"), given(raw.tlsKey, "--tls-key"));
-  const c = withMoreProblems(tls.problems, () => parseConfig(schema, input, LABELS));
+  const c = withMoreProblems([...redis.problems, ...tls.problems], () => parseConfig(schema, input, LABELS));
   return {
     listen: c.port,
-    server: c.server.s,
-    redisHost: c.server.host,
-    redisPort: c.server.port,
-    database: c.database,
+    redis: redis.target!,
     intervalMs: c.interval,
     queue: c.queue,
     flapjackVersion: c.flapjackVersion,
@@ -154,6 +136,9 @@ export function loadHttpBrokerConfig(raw: HttpBrokerRawInput, env: Env): HttpBro
 /** The config the way the original printed it (`Booting with config: {Port::3090 Server:... }`, Go's `%+v`). */
 export function describeHttpBrokerConfig(c: HttpBrokerConfig): string {
   const port = c.listen.hostname === "0.0.0.0" ? `:${c.listen.port}` : `${c.listen.hostname}:${c.listen.port}`;
-  return `{Port:${port} Server:${c.server} Database:${c.database} Interval:${formatDuration(c.intervalMs)} ` +
+  // The original printed Server as host:port; a URL (never its password) says the rest.
+  const r = c.redis;
+  const server = r.tls || r.username !== undefined ? describeRedisTarget(r) : `${r.host}:${r.port}`;
+  return `{Port:${port} Server:${server} Database:${r.database} Interval:${formatDuration(c.intervalMs)} ` +
     `Queue:${c.queue} FlapjackVersion:${c.flapjackVersion} Persist:${c.persist} Debug:${c.debug}}`;
 }

@@ -5,16 +5,21 @@
  * @module
  */
 import type { Logger } from "../log.ts";
-import type { RedisCommand, RedisCommands, RedisLink } from "./redis_link.ts";
+import type { RedisCommand, RedisCommands, RedisLink, RedisRefusal } from "./redis_link.ts";
+
+/** The error line of each refusal; the retries after it are silent until the cause changes. */
+const REFUSAL_LINES: Record<RedisRefusal, string> = {
+  authentication: "Redis refuses our credentials (the user and password in --server or REDIS_PASSWORD); retrying",
+  tls: "TLS with Redis failed (check rediss:// and --redis-tls-ca); retrying",
+  database: "Redis refuses the database; retrying",
+};
 
 /** Where the sink writes and what it says in its logs. */
 export interface FlapjackSinkOptions {
   /** The connection (not started yet); the sink starts and closes it. */
   link: RedisLink;
-  /** Where the link connects, for the log lines. */
-  host: string;
-  port: number;
-  database: number;
+  /** Where the link connects, for the log lines (never with a password). */
+  server: string;
   queue: string;
   /** 2: also `LPUSH <queue>_actions "+"` per event; 1: the events list only. */
   flapjackVersion: 1 | 2;
@@ -37,6 +42,7 @@ export class FlapjackSink {
   readonly #logger: Logger;
   #connected = false;
   #closed = false;
+  #refusal: { kind: RedisRefusal; message: string } | undefined;
   #listeners: Array<() => void> = [];
   #readyWaiters: Array<() => void> = [];
 
@@ -51,18 +57,24 @@ export class FlapjackSink {
 
   /** Starts connecting; resolves at once (the first connection may come later, see {@link onReady}). */
   start(): void {
-    const { host, port, database } = this.#o;
+    const server = this.#o.server;
     let lastError = "";
     this.#link.start({
-      error: (msg) => {
-        // The link reports each failed attempt; log each distinct failure once.
-        if (msg !== lastError) this.#logger.warn("redis error", { error: msg });
+      error: (msg, refusal) => {
+        if (refusal !== undefined) this.#refusal = { kind: refusal, message: msg };
+        // The link reports each failed attempt; log each distinct failure once. A refusal is the operator's to fix.
+        if (msg !== lastError) {
+          if (refusal === undefined) this.#logger.warn("redis error", { server, error: msg });
+          else this.#logger.error(REFUSAL_LINES[refusal], { server, error: msg });
+        }
         lastError = msg;
       },
       ready: () => {
+        if (lastError !== "") this.#logger.info("redis accepts us again", { server });
         lastError = "";
+        this.#refusal = undefined;
         this.#connected = true;
-        this.#logger.info("connected to redis", { server: `${host}:${port}`, database });
+        this.#logger.info("connected to redis", { server });
         for (const w of this.#readyWaiters.splice(0)) w();
         for (const l of this.#listeners) l();
       },
@@ -72,6 +84,11 @@ export class FlapjackSink {
         this.#connected = false;
       },
     });
+  }
+
+  /** Why Redis refuses us, while it does (a refused password, certificate or database). */
+  get refusal(): { kind: RedisRefusal; message: string } | undefined {
+    return this.#refusal;
   }
 
   /** Whether Redis is usable now (for `/ready`). */

@@ -4,6 +4,7 @@
  * never loads ioredis, whose command table alone made every request measurably slower (bench/RESULTS.md).
  * @module
  */
+import type { RedisTarget } from "../config/redis_server.ts";
 
 /** One argument of a Redis command. */
 export type RedisArg = string | number;
@@ -22,12 +23,15 @@ export interface RedisCommands {
   command(command: RedisCommand): Promise<unknown>;
 }
 
+/** Why a connection could not be used, when Redis told us (the receiver words its log line after it). */
+export type RedisRefusal = "authentication" | "tls" | "database";
+
 /** What a link reports about its connection; every (re)connection calls `ready`, every loss `closed`. */
 export interface RedisLinkEvents {
   ready(): void;
   closed(): void;
   /** A failed attempt or a dropped connection, once per occurrence (the receiver decides what to log). */
-  error(message: string): void;
+  error(message: string, refusal?: RedisRefusal): void;
 }
 
 /** A Redis connection that reconnects on its own and fails commands fast while it is down. */
@@ -38,11 +42,8 @@ export interface RedisLink extends RedisCommands {
   close(): Promise<void>;
 }
 
-/** Where a link connects (plain data: it is posted to the worker). */
-export interface RedisLinkOptions {
-  host: string;
-  port: number;
-  database: number;
+/** Where a link connects and how it logs in (plain data: it is posted to the worker). */
+export interface RedisLinkOptions extends RedisTarget {
   /** Largest reconnect backoff (ms); default 2000. */
   maxBackoffMs?: number;
 }
@@ -61,4 +62,4 @@ export type RedisWorkerReply =
   | { t: "fail"; id: number; error: string }
   | { t: "ready" }
   | { t: "closed" }
-  | { t: "error"; message: string };
+  | { t: "error"; message: string; refusal?: RedisRefusal };

@@ -44,7 +44,7 @@ self.onmessage = (e: MessageEvent<RedisWorkerRequest>) => {
       link?.start({
         ready: () => post({ t: "ready" }),
         closed: () => post({ t: "closed" }),
-        error: (message) => post({ t: "error", message }),
+        error: (message, refusal) => post({ t: "error", message, refusal }),
       });
       return;
     case "tx":

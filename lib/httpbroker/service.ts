@@ -7,6 +7,8 @@ import type { Clock } from "../clock.ts";
 import { systemClock } from "../clock.ts";
 import type { HttpBrokerConfig } from "../config/httpbroker.ts";
 import { describeHttpBrokerConfig } from "../config/httpbroker.ts";
+import { describeRedisTarget } from "../config/redis_server.ts";
+import { ConfigError } from "../config/errors.ts";
 import type { Logger } from "../log.ts";
 import { errorMessage } from "../log.ts";
 import type { Registry } from "../metrics.ts";
@@ -73,10 +75,10 @@ export async function startHttpBroker(config: HttpBrokerConfig, deps: HttpBroker
 
   const store = new StateStore(config.maxStates);
   const metrics = createBrokerMetrics(registry, () => store.size, config.maxStates);
-  const redisOptions: RedisLinkOptions = { host: config.redisHost, port: config.redisPort, database: config.database };
+  const redisOptions: RedisLinkOptions = { ...config.redis };
   const sink = new FlapjackSink({
     link: await openRedisLink(redisOptions, deps.redisThread ?? "worker", { ...deps.redisWorker, logger }),
-    ...redisOptions,
+    server: describeRedisTarget(config.redis),
     queue: config.queue,
     flapjackVersion: config.flapjackVersion,
     logger,
@@ -114,7 +116,11 @@ export async function startHttpBroker(config: HttpBrokerConfig, deps: HttpBroker
   });
   sink.start();
   if (await sink.waitReady(deps.connectWaitMs ?? 2000)) await loading;
-  else logger.warn("redis not reachable yet; accepting states and retrying in the background");
+  else if (sink.refusal?.kind === "database") {
+    // A database the server does not have is a configuration error: writing elsewhere would lose every state.
+    await sink.close();
+    throw new ConfigError([`--database: ${sink.refusal.message}`]);
+  } else logger.warn("redis not reachable yet; accepting states and retrying in the background");
 
   const submitter = new Submitter({ store, sink, clock, logger, metrics, persistence, lease });
   const ticker = new Ticker(clock, config.intervalMs, async () => {

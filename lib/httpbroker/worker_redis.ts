@@ -174,7 +174,7 @@ export class WorkerRedisLink implements RedisLink {
         this.#events?.closed();
         return;
       case "error":
-        this.#events?.error(r.message);
+        this.#events?.error(r.message, r.refusal);
         return;
     }
   }

@@ -26,6 +26,14 @@ export interface RedisServer {
   stop(): Promise<void>;
 }
 
+/** How {@link startRedis} configures the server. */
+export interface RedisServerOptions {
+  /** More redis-server arguments, e.g. `["--requirepass", "pw"]` or an ACL `--user` line. */
+  args?: string[];
+  /** Serve TLS only (`--port 0 --tls-port <port>`), with these PEM files; `ca` is the CA's PEM text. */
+  tls?: { certFile: string; keyFile: string; caFile: string; ca: string };
+}
+
 /**
  * Spawns `redis-server --port <free> --bind 127.0.0.1 --save "" --appendonly no` and resolves once it answers PING.
  *
@@ -40,11 +48,11 @@ export interface RedisServer {
  * }
  * ```
  */
-export async function startRedis(): Promise<RedisServer> {
+export async function startRedis(opts: RedisServerOptions = {}): Promise<RedisServer> {
   const dir = await Deno.makeTempDir({ prefix: "er-redis-" });
   let lastError: unknown;
   for (let attempt = 0; attempt < PORT_ATTEMPTS; attempt++) {
-    const server = new RedisProcess(freePort(), dir);
+    const server = new RedisProcess(freePort(), dir, opts);
     try {
       await server.spawn();
       return server;
@@ -69,10 +77,13 @@ class RedisProcess implements RedisServer {
   #status: Promise<Deno.CommandStatus> | null = null;
   #stopped = false;
 
-  constructor(port: number, dir: string) {
+  readonly #opts: RedisServerOptions;
+
+  constructor(port: number, dir: string, opts: RedisServerOptions) {
     this.port = port;
-    this.url = `redis://127.0.0.1:${port}`;
+    this.url = `${opts.tls ? "rediss" : "redis"}://127.0.0.1:${port}`;
     this.#dir = dir;
+    this.#opts = opts;
   }
 
   get running(): boolean {
@@ -84,9 +95,24 @@ class RedisProcess implements RedisServer {
   }
 
   async spawn(): Promise<void> {
-    const args = [
+    const tls = this.#opts.tls;
+    const listen = tls === undefined ? ["--port", String(this.port)] : [
       "--port",
+      "0",
+      "--tls-port",
       String(this.port),
+      "--tls-cert-file",
+      tls.certFile,
+      "--tls-key-file",
+      tls.keyFile,
+      "--tls-ca-cert-file",
+      tls.caFile,
+      "--tls-auth-clients",
+      "no",
+    ];
+    const args = [
+      ...listen,
+      ...(this.#opts.args ?? []),
       "--bind",
       "127.0.0.1",
       "--save",
@@ -123,7 +149,7 @@ class RedisProcess implements RedisServer {
         const message = `redis-server on port ${this.port} exited with ${exited.code} during start: ${log.trim()}`;
         throw log.includes("Address already in use") ? new PortInUseError(message) : new Error(message);
       }
-      if (await ping(this.port)) return;
+      if (await ping(this.port, tls?.ca)) return;
       await new Promise((r) => setTimeout(r, 25));
     }
     throw new Error(`redis-server on port ${this.port} did not answer PING within ${START_TIMEOUT_MS} ms`);
@@ -161,11 +187,13 @@ class RedisProcess implements RedisServer {
   }
 }
 
-/** Sends an inline PING and waits briefly for `+PONG`. */
-async function ping(port: number): Promise<boolean> {
-  let conn: Deno.TcpConn;
+/** Sends an inline PING and waits briefly for `+PONG` (or `-NOAUTH`: a server with a password answers too). */
+async function ping(port: number, ca?: string): Promise<boolean> {
+  let conn: Deno.Conn;
   try {
-    conn = await Deno.connect({ hostname: "127.0.0.1", port });
+    conn = ca === undefined
+      ? await Deno.connect({ hostname: "127.0.0.1", port })
+      : await Deno.connectTls({ hostname: "127.0.0.1", port, caCerts: [ca] });
   } catch {
     return false;
   }
@@ -173,7 +201,7 @@ async function ping(port: number): Promise<boolean> {
     await conn.write(new TextEncoder().encode("PING\r\n"));
     const buf = new Uint8Array(64);
     const n = await conn.read(buf);
-    return n !== null && new TextDecoder().decode(buf.subarray(0, n)).startsWith("+PONG");
+    return n !== null && /^(\+PONG|-NOAUTH)/.test(new TextDecoder().decode(buf.subarray(0, n)));
   } catch {
     return false;
   } finally {
