@@ -25,6 +25,8 @@ export interface SpawnServerOptions {
    */
   readyUrl?: string;
   readyLine?: RegExp;
+  /** The server speaks HTTPS with a certificate signed by this CA (PEM): the readiness check trusts it. */
+  readyCa?: string;
   /** How long start-up may take; default 30 s. */
   timeoutMs?: number;
 }
@@ -127,9 +129,9 @@ export async function spawnServer(opts: SpawnServerOptions): Promise<ServerProce
       }
       if (budget.expired) throw new Error(`server not ready within ${opts.timeoutMs ?? 30_000} ms`);
       if (opts.readyUrl !== undefined) {
-        if (await answers(opts.readyUrl)) url = new URL(opts.readyUrl).origin;
+        if (await answers(opts.readyUrl, opts.readyCa)) url = new URL(opts.readyUrl).origin;
       } else if (announcedPort !== null) {
-        url = `http://127.0.0.1:${announcedPort}`;
+        url = `${opts.readyCa === undefined ? "http" : "https"}://127.0.0.1:${announcedPort}`;
       }
       if (url === null) await new Promise((r) => setTimeout(r, 50));
     }
@@ -155,9 +157,10 @@ export async function spawnServer(opts: SpawnServerOptions): Promise<ServerProce
   };
 }
 
-async function answers(url: string): Promise<boolean> {
+async function answers(url: string, ca?: string): Promise<boolean> {
+  using client = Deno.createHttpClient(ca === undefined ? {} : { caCerts: [ca] });
   try {
-    const res = await fetch(url, { signal: AbortSignal.timeout(1_000) });
+    const res = await fetch(url, { client, signal: AbortSignal.timeout(1_000) });
     await res.body?.cancel();
     return res.ok;
   } catch {
@@ -187,6 +190,13 @@ export { freePort } from "../tests/_harness/ports.ts";
 export const BENCH_SERVERS: string = new URL("./_servers.ts", import.meta.url).pathname;
 
 /** Starts one of the bare servers of `bench/_servers.ts` (e.g. `"echo"`) in its own process. */
-export function spawnBenchServer(kind: string): Promise<ServerProcess> {
-  return spawnServer({ args: ["run", "-A", BENCH_SERVERS, kind], readyLine: /^bench-server listening on (\d+)$/ });
+export function spawnBenchServer(
+  kind: string,
+  tls?: { certFile: string; keyFile: string; ca: string },
+): Promise<ServerProcess> {
+  return spawnServer({
+    args: ["run", "-A", BENCH_SERVERS, kind, ...(tls === undefined ? [] : [tls.certFile, tls.keyFile])],
+    readyLine: /^bench-server listening on (\d+)$/,
+    readyCa: tls?.ca,
+  });
 }

@@ -1,5 +1,6 @@
 /**
- * Bare servers the ceilings are measured against, run as their own process: `deno run -A bench/_servers.ts echo`.
+ * Bare servers the ceilings are measured against, run as their own process: `deno run -A bench/_servers.ts echo`
+ * (`echo <cert.pem> <key.pem>`: over HTTPS).
  * Prints `bench-server listening on <port>` once it accepts connections; exits on SIGTERM/SIGINT.
  * @module
  */
@@ -26,7 +27,13 @@ if (import.meta.main) {
     Deno.exit(2);
   }
   const ac = new AbortController();
+  // `echo <cert.pem> <key.pem>`: the same server over HTTPS, the ceiling of the services' HTTPS rows.
+  const [certFile, keyFile] = Deno.args.slice(1);
+  const tls = certFile !== undefined && keyFile !== undefined
+    ? { cert: Deno.readTextFileSync(certFile), key: Deno.readTextFileSync(keyFile) }
+    : {};
   const server = Deno.serve({
+    ...tls,
     hostname: "127.0.0.1",
     port: 0,
     signal: ac.signal,

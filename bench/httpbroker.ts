@@ -18,6 +18,7 @@ import {
 import { type HttpLoadResult, loadHttp } from "./_load.ts";
 import { freePort, type ServerProcess, spawnBenchServer, spawnServer } from "./_process.ts";
 import { startRedis } from "../tests/_harness/redis.ts";
+import { makeTestCerts } from "../tests/_harness/certs.ts";
 import { silentLogger } from "../lib/log.ts";
 import { createRegistry } from "../lib/metrics.ts";
 import { ManualClock } from "../lib/clock.ts";
@@ -62,7 +63,12 @@ function denoFlags(): string[] {
   return (Deno.env.get("HTTPBROKER_BENCH_DENO_FLAGS") ?? "").split(" ").filter((f) => f !== "");
 }
 
-async function intakeRows(quick: boolean, redisPort: number): Promise<BenchRow[]> {
+/** A certificate for 127.0.0.1 signed by a CA made for this run, as files (for the HTTPS rows). */
+type BenchTls = { certFile: string; keyFile: string; ca: string };
+
+async function intakeRows(quick: boolean, redisPort: number, tls?: BenchTls): Promise<BenchRow[]> {
+  const scheme = tls === undefined ? "http" : "https";
+  const over = tls === undefined ? "" : " over HTTPS";
   const p = benchProfile(quick);
   // Echo and broker get exactly the same wrk script (same 256 bodies, headers and concurrency).
   const load = (url: string, durationMs = p.httpDurationMs) =>
@@ -75,7 +81,7 @@ async function intakeRows(quick: boolean, redisPort: number): Promise<BenchRow[]
       maxRequests: p.httpMaxRequests,
     });
   const port = await freePort();
-  const echo = await spawnBenchServer("echo");
+  const echo = await spawnBenchServer("echo", tls);
   let broker: ServerProcess | undefined;
   const ceilings: HttpLoadResult[] = [];
   const results: HttpLoadResult[] = [];
@@ -94,8 +100,10 @@ async function intakeRows(quick: boolean, redisPort: number): Promise<BenchRow[]
         `127.0.0.1:${redisPort}`,
         "--interval",
         "1h",
+        ...(tls === undefined ? [] : ["--tls-cert", tls.certFile, "--tls-key", tls.keyFile]),
       ],
-      readyUrl: `http://127.0.0.1:${port}/ready`,
+      readyUrl: `${scheme}://127.0.0.1:${port}/ready`,
+      readyCa: tls?.ca,
     });
     // The same 1 s warm-up for both, so neither side pays for JIT compilation inside a measured window.
     await load(`${echo.url}/`, 1_000);
@@ -116,8 +124,8 @@ async function intakeRows(quick: boolean, redisPort: number): Promise<BenchRow[]
   const paired = results.map((r, i) => (r.rps / (ceilings[i]?.rps ?? NaN)).toFixed(2)).join(", ");
   const errors = results.reduce((n, r) => n + r.errors, 0);
   return [
-    infoRow("bare Deno.serve JSON echo (ceiling)", ceiling.rps, "req/s", formatLatency(ceiling.latency)),
-    ratioRow("httpbroker POST /state, 1 event/request", result.rps, ceiling.rps, "req/s", 0.7, {
+    infoRow(`bare Deno.serve JSON echo${over} (ceiling)`, ceiling.rps, "req/s", formatLatency(ceiling.latency)),
+    ratioRow(`httpbroker POST /state${over}, 1 event/request`, result.rps, ceiling.rps, "req/s", 0.7, {
       notes: `best of ${results.length} alternating rounds (paired ratios ${paired}); ${
         formatLatency(result.latency)
       }; ${errors} errors; ${result.generator}`,
@@ -226,10 +234,15 @@ function memoryRow(): BenchRow {
 export async function run(opts: { quick: boolean }): Promise<BenchRow[]> {
   const rows: BenchRow[] = [];
   const redis = await startRedis();
+  await using certs = await makeTestCerts();
+  const tls = { certFile: `${certs.dir}/bench.pem`, keyFile: `${certs.dir}/bench.key`, ca: certs.ca };
+  await Deno.writeTextFile(tls.certFile, certs.serverCert);
+  await Deno.writeTextFile(tls.keyFile, certs.serverKey);
   try {
     rows.push(
       ...await runParts([
         ["httpbroker POST /state", () => intakeRows(opts.quick, redis.port)],
+        ["httpbroker POST /state over HTTPS", () => intakeRows(opts.quick, redis.port, tls)],
         ["httpbroker submit run", () => submitRows(redis.port)],
         ["httpbroker memory per state", () => Promise.resolve([memoryRow()])],
       ], "HTTPBROKER_BENCH_ONLY"),

@@ -59,7 +59,7 @@ interface Env {
   cluster: MockKafkaCluster;
   proxy: ServerProcess;
   /** Starts another proxy on the same cluster and keys with `env` added (stop it yourself). */
-  spawnProxy(env?: Record<string, string>): Promise<ServerProcess>;
+  spawnProxy(env?: Record<string, string>, readyCa?: string): Promise<ServerProcess>;
   dir: string;
   topic(name: string): string;
   headers(topic: string): Record<string, string>;
@@ -79,8 +79,9 @@ async function startEnv(): Promise<Env> {
       }],
     };
     await Deno.writeTextFile(`${dir}/keys.json`, JSON.stringify(keys));
-    const spawnProxy = (extra: Record<string, string> = {}) =>
+    const spawnProxy = (extra: Record<string, string> = {}, readyCa?: string) =>
       spawnServer({
+        readyCa,
         // KCL_BENCH_DENO_FLAGS adds flags to the server's `deno run`, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
         args: ["run", "-A", ...denoFlags(), "main.ts", "kcl-proxy", "--port", "0", "--host", "127.0.0.1"],
         env: {
@@ -118,8 +119,8 @@ async function startEnv(): Promise<Env> {
   }
 }
 
-async function metricValue(proxy: ServerProcess, pattern: RegExp): Promise<number> {
-  const text = await (await fetch(`${proxy.url}/metrics`)).text();
+async function metricValue(proxy: ServerProcess, pattern: RegExp, client?: Deno.HttpClient): Promise<number> {
+  const text = await (await fetch(`${proxy.url}/metrics`, { client })).text();
   let sum = 0;
   for (const line of text.split("\n")) {
     if (pattern.test(line)) sum += Number(line.slice(line.lastIndexOf(" ") + 1));
@@ -127,7 +128,8 @@ async function metricValue(proxy: ServerProcess, pattern: RegExp): Promise<numbe
   return sum;
 }
 
-const bufferedEvents = (proxy: ServerProcess) => metricValue(proxy, /^kcl_buffer_events\{/);
+const bufferedEvents = (proxy: ServerProcess, client?: Deno.HttpClient) =>
+  metricValue(proxy, /^kcl_buffer_events\{/, client);
 
 /** The bare kafkajs producer: 100-record batches from `concurrency` loops, for `durationMs`. Events/s. */
 async function bareProducerCeiling(
@@ -404,6 +406,47 @@ async function memoryRow(env: Env): Promise<BenchRow> {
   }
 }
 
+/** One normal event per request over HTTPS, against the same echo over HTTPS: what TLS costs the proxy. */
+async function httpsRows(env: Env, quick: boolean): Promise<BenchRow[]> {
+  const p = benchProfile(quick);
+  const single = (i: number) => JSON.stringify(userEvent(i, 10));
+  await using certs = await makeTestCerts();
+  const tls = { certFile: `${certs.dir}/bench.pem`, keyFile: `${certs.dir}/bench.key`, ca: certs.ca };
+  await Deno.writeTextFile(tls.certFile, certs.serverCert);
+  await Deno.writeTextFile(tls.keyFile, certs.serverKey);
+  const load = (url: string, headers: Record<string, string>) =>
+    loadHttp({
+      url,
+      headers,
+      body: single,
+      concurrency: p.httpConcurrency,
+      durationMs: p.httpDurationMs,
+      maxRequests: p.httpMaxRequests,
+    });
+  const echo = await spawnBenchServer("echo", tls);
+  let ceiling;
+  try {
+    ceiling = await load(`${echo.url}/`, { "content-type": "application/json" });
+  } finally {
+    await echo.stop();
+  }
+  const proxy = await env.spawnProxy({ KCL_TLS_CERT_FILE: tls.certFile, KCL_TLS_KEY_FILE: tls.keyFile }, tls.ca);
+  let one;
+  try {
+    one = await load(`${proxy.url}/events`, env.headers(env.topic("https")));
+    using client = Deno.createHttpClient({ caCerts: [tls.ca] });
+    await waitUntil(async () => (await bufferedEvents(proxy, client)) === 0, 30_000, "normal buffers to drain");
+  } finally {
+    await proxy.stop("SIGTERM", 30_000);
+  }
+  return [
+    infoRow("bare Deno.serve JSON echo over HTTPS (ceiling)", ceiling.rps, "req/s", formatLatency(ceiling.latency)),
+    ratioRow("kcl normal over HTTPS, 1 event/request", one.rps, ceiling.rps, "req/s", 0.7, {
+      notes: `${formatLatency(one.latency)}; ${one.generator}; statuses ${JSON.stringify(one.statusCounts)}`,
+    }),
+  ];
+}
+
 /** Runs the kcl-proxy benchmarks. */
 export async function run(opts: { quick: boolean }): Promise<BenchRow[]> {
   const rows: BenchRow[] = [];
@@ -412,6 +455,7 @@ export async function run(opts: { quick: boolean }): Promise<BenchRow[]> {
     rows.push(
       ...await runParts([
         ["kcl throughput", () => throughputRows(env, opts.quick)],
+        ["kcl over HTTPS", () => httpsRows(env, opts.quick)],
         ["kcl latency", () => latencyRows(env, opts.quick)],
         ["kcl memory", async () => [await memoryRow(env)]],
       ], "KCL_BENCH_ONLY"),

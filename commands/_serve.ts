@@ -16,8 +16,11 @@ export interface ServeOptions {
   tls?: ServerTls;
   handler: (req: Request) => Promise<Response>;
   logger: Logger;
-  /** Called once on SIGINT/SIGTERM (or `stop` abort), after the listener is closed to new connections. */
-  drain: () => Promise<void>;
+  /**
+   * Called once on SIGINT/SIGTERM (or `stop` abort), after the listener is closed to new connections. A number is
+   * the exit code when the drain left something undone (see the command's documented codes).
+   */
+  drain: () => Promise<void | number>;
   /** Aborting it triggers the same shutdown as a signal (used by `dev` and tests). */
   stop?: AbortSignal;
   /** Resolves when the service fails fatally while running; its rejection stops the service with exit 1. */
@@ -63,7 +66,8 @@ export async function serveUntilSignal(opts: ServeOptions): Promise<number> {
   // Stop accepting, but let requests already in flight finish while buffers drain.
   const closing = server.shutdown();
   try {
-    await opts.drain();
+    const drained = await opts.drain();
+    if (typeof drained === "number" && drained !== 0 && code === 0) code = drained;
   } catch (err) {
     opts.logger.error("drain failed", { error: errorMessage(err) });
     code = 1;

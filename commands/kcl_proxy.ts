@@ -10,6 +10,9 @@ import { parseKclProxyConfig } from "../lib/config/kcl_proxy.ts";
 import { kafkaSecurityHelp } from "../lib/config/kafka_security.ts";
 import { createLogger, errorMessage } from "../lib/log.ts";
 
+/** The exit code after a SIGTERM whose drain left accepted events unproduced (reported by webhook where given). */
+export const EXIT_UNPRODUCED = 3;
+
 /** Whether the proxy listens on the local machine only (where plain HTTP exposes nothing). */
 function isLoopback(hostname: string): boolean {
   return hostname === "localhost" || hostname === "::1" || hostname === "[::1]" || /^127\./.test(hostname);
@@ -24,6 +27,10 @@ produced before the response. Also serves GET /health, /ready and /metrics.
 
 Usage:
   event-router kcl-proxy [flags]
+
+Exit codes: 0 stopped with every accepted event produced; 1 runtime failure; 2 invalid configuration; 3 stopped
+(SIGTERM) with accepted events that could not be produced within --shutdown-timeout (each reported to its failure
+webhook, or logged when it had none).
 
 Flags (each also set by its environment variable; flags win):
       --bootstrap-servers string       KCL_BOOTSTRAP_SERVERS      Kafka brokers host:port,... (required)
@@ -78,7 +85,9 @@ export const kclProxyCommand: Command = {
         logger,
         fatal: proxy.fatal,
         drain: async () => {
-          await proxy.stop();
+          const report = await proxy.stop();
+          // Exit 0 promises that everything accepted reached Kafka; the rest went to failure webhooks (or the log).
+          return report.flushed && report.unproduced === 0 ? 0 : EXIT_UNPRODUCED;
         },
       });
     } finally {

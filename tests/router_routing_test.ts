@@ -89,6 +89,12 @@ Deno.test({
           20_000,
           "3 dead letters",
         );
+        // kcat may read a record before the router has handled the broker's acknowledgement of it.
+        await waitUntil(
+          async () => (await metricValue(registry, "event_router_messages_produced")) === 6,
+          20_000,
+          "6 acknowledged produces",
+        );
         assert.equal(await metricValue(registry, "event_router_messages_consumed"), 6);
         assert.equal(await metricValue(registry, "event_router_messages_invalid", { reason: "not_json" }), 1);
         assert.equal(await metricValue(registry, "event_router_messages_invalid", { reason: "missing_app_id" }), 1);

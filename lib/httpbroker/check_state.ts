@@ -37,10 +37,46 @@ const tagsField = z.union([z.array(z.string()), z.string()], {
   error: "tags must be an array of strings or a comma-separated string",
 }).transform((t) => typeof t === "string" ? splitTags(t) : t);
 
-const optionalString = (field: string) => z.string({ error: `${field} must be a string` }).optional();
+// Flapjack's decoder takes `null` for an absent string (Go's *string, Ruby's nil), so it is read as absent.
+const optionalString = (field: string) =>
+  z.string({ error: `${field} must be a string` }).nullish().transform((v) => v ?? undefined);
 
-/** The body of one posted event; unknown fields are rejected. `time` is filled in by {@link toCachedState}. */
-export const postedStateSchema = z.strictObject({
+const delaySeconds = (field: string) =>
+  z.number({ error: `${field} must be a number of seconds` }).int({ error: `${field} must be whole seconds` })
+    .nonnegative({ error: `${field} must not be negative` }).optional();
+
+/** Flapjack event fields the broker does not interpret but passes on to Flapjack as given, in this order. */
+export const FLAPJACK_FIELDS = [
+  "initial_failure_delay",
+  "repeat_failure_delay",
+  "initial_recovery_delay",
+  "acknowledgement_id",
+  "duration",
+] as const;
+
+/** Values of {@link FLAPJACK_FIELDS} an event carried. */
+export type FlapjackFields = Partial<Record<typeof FLAPJACK_FIELDS[number], number | string>>;
+
+/** Every field the broker knows; others are ignored (as Go's decoder does), counted and logged at debug. */
+export const KNOWN_FIELDS: ReadonlySet<string> = new Set([
+  "entity",
+  "check",
+  "state",
+  "summary",
+  "details",
+  "perfdata",
+  "type",
+  "tags",
+  "time",
+  "ttl",
+  ...FLAPJACK_FIELDS,
+]);
+
+/**
+ * The body of one posted event: Flapjack's event fields plus `ttl`; unknown fields are dropped (see
+ * {@link KNOWN_FIELDS}). `time` is filled in by {@link toCachedState}.
+ */
+export const postedStateSchema = z.object({
   entity: nonEmpty("entity"),
   check: nonEmpty("check"),
   state: stateField,
@@ -54,6 +90,13 @@ export const postedStateSchema = z.strictObject({
   ttl: z.number({ error: "ttl must be an integer number of seconds" }).int({
     error: "ttl must be an integer number of seconds",
   }).default(DEFAULT_TTL_SECONDS),
+  initial_failure_delay: delaySeconds("initial_failure_delay"),
+  repeat_failure_delay: delaySeconds("repeat_failure_delay"),
+  initial_recovery_delay: delaySeconds("initial_recovery_delay"),
+  acknowledgement_id: z.union([z.string(), z.number().int()], {
+    error: "acknowledgement_id must be a string or an integer",
+  }).optional(),
+  duration: delaySeconds("duration"),
 }, { error: (i) => i.code === "invalid_type" ? "an event must be a JSON object" : undefined });
 
 /** A posted event after validation, before `time` is defaulted. */
@@ -175,6 +218,8 @@ export interface CachedState {
   readonly details?: string;
   readonly tags?: string[];
   readonly perfdata?: string;
+  /** Flapjack's own fields the event carried, passed on unchanged. */
+  readonly flapjack?: FlapjackFields;
   /** Unix seconds the check result is from. */
   readonly time: number;
   /** Seconds after `time` it is stale; negative = never. */
@@ -195,7 +240,13 @@ export function stateKey(entity: string, check: string): string {
 /** Builds the cached form of a validated event; `receivedAt` (unix seconds) is used when it has no `time`. */
 export function toCachedState(posted: PostedState, receivedAt: number): CachedState {
   const time = posted.time ?? receivedAt;
-  // Field order is Flapjack's event order; JSON.stringify drops the optional fields that are absent.
+  let flapjack: FlapjackFields | undefined;
+  for (const field of FLAPJACK_FIELDS) {
+    const value = posted[field];
+    if (value !== undefined) (flapjack ??= {})[field] = value;
+  }
+  // Field order is Flapjack's event order; JSON.stringify drops the optional fields that are absent. Flapjack's own
+  // fields come before `time`, which submissionJson relies on.
   const json = JSON.stringify({
     entity: posted.entity,
     check: posted.check,
@@ -205,6 +256,7 @@ export function toCachedState(posted: PostedState, receivedAt: number): CachedSt
     details: posted.details,
     tags: posted.tags,
     perfdata: posted.perfdata,
+    ...flapjack,
     time,
     ttl: posted.ttl,
   });
@@ -218,6 +270,7 @@ export function toCachedState(posted: PostedState, receivedAt: number): CachedSt
     details: posted.details,
     tags: posted.tags,
     perfdata: posted.perfdata,
+    ...(flapjack === undefined ? {} : { flapjack }),
     time,
     ttl: posted.ttl,
     json,
@@ -248,13 +301,19 @@ export function cachedStateObject(s: CachedState): Record<string, unknown> {
   if (s.details !== undefined) out.details = s.details;
   if (s.tags !== undefined) out.tags = s.tags;
   if (s.perfdata !== undefined) out.perfdata = s.perfdata;
+  Object.assign(out, s.flapjack);
   out.time = s.time;
   out.ttl = s.ttl;
   return out;
 }
 
-/** Result of validating a request body: the states, or every problem found (with the item index for bulk). */
-export type ParseStatesResult = { ok: true; states: PostedState[] } | { ok: false; details: ErrorDetail[] };
+/**
+ * Result of validating a request body: the states (and the unknown fields that were ignored), or every problem found
+ * (with the item index for bulk).
+ */
+export type ParseStatesResult =
+  | { ok: true; states: PostedState[]; ignored: string[] }
+  | { ok: false; details: ErrorDetail[] };
 
 /**
  * Validates a request body: one event object, or a non-empty array of them. All-or-nothing: any bad item fails
@@ -268,31 +327,27 @@ export function parsePostedStates(body: unknown): ParseStatesResult {
   }
   const states: PostedState[] = [];
   const details: ErrorDetail[] = [];
+  const ignored: string[] = [];
   for (let i = 0; i < items.length; i++) {
-    const fast = fastParsePostedState(items[i]);
+    const item = items[i];
+    const fast = fastParsePostedState(item);
     if (fast !== undefined) {
       states.push(fast);
       continue;
     }
-    const r = postedStateSchema.safeParse(items[i]);
+    const r = postedStateSchema.safeParse(item);
     if (r.success) {
       states.push(r.data);
+      for (const key of Object.keys(item as object)) if (!KNOWN_FIELDS.has(key)) ignored.push(key);
       continue;
     }
     for (const issue of r.error.issues) {
-      const detail: ErrorDetail = issue.code === "unrecognized_keys"
-        ? {
-          path: issue.keys.join(","),
-          message: `unknown field${issue.keys.length === 1 ? "" : "s"} ${
-            issue.keys.map((k) => JSON.stringify(k)).join(", ")
-          }`,
-        }
-        : { path: issue.path.join("."), message: issue.message };
+      const detail: ErrorDetail = { path: issue.path.join("."), message: issue.message };
       if (bulk) detail.index = i;
       details.push(detail);
     }
   }
-  return details.length > 0 ? { ok: false, details } : { ok: true, states };
+  return details.length > 0 ? { ok: false, details } : { ok: true, states, ignored };
 }
 
 /** Reads a persisted hash value back; `undefined` when it is not a valid state (logged by the caller). */

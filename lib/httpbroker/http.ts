@@ -28,6 +28,10 @@ export const MAX_BODY_BYTES = 1024 * 1024;
 
 /** Subcode of a 400 for a body that parsed as JSON but is not a valid event (error_code 40003). */
 const INVALID_EVENT = 3;
+/** The last line of a text answer whose states could not be written to Redis yet. */
+const NOT_PERSISTED =
+  "Not yet persisted: Redis is unreachable; the state is cached in memory and will be written once Redis is back\n";
+
 /** Subcode of the 503 for a full cache (error_code 50301). */
 const STATES_FULL = 1;
 
@@ -41,6 +45,11 @@ export interface BrokerHttpDeps {
   ready: ReadinessCheck;
   /** A body must arrive this long after the request began (0: no limit), else 408. */
   requestTimeoutMs?: number;
+  /**
+   * Resolves once what was cached is in Redis (true), or false when it could not be written now (Redis down): the
+   * answer then says the state is cached but not yet persisted. Absent (`--no-persist`): answers do not wait.
+   */
+  committed?: () => Promise<boolean>;
 }
 
 /**
@@ -111,7 +120,7 @@ export function createBrokerHandler(deps: BrokerHttpDeps): (req: Request) => Pro
   }
 
   /** Validates and caches a parsed body; the response (throws HttpError 400 for an invalid one). */
-  function cacheStates(body: unknown, wantsJson: boolean): Response {
+  function cacheStates(body: unknown, wantsJson: boolean): { cached: number; text: string } {
     const parsed = parsePostedStates(body);
     if (!parsed.ok) {
       const first = parsed.details[0];
@@ -124,6 +133,10 @@ export function createBrokerHandler(deps: BrokerHttpDeps): (req: Request) => Pro
         INVALID_EVENT,
       );
     }
+    if (parsed.ignored.length > 0) {
+      metrics.unknownFields.inc(parsed.ignored.length);
+      if (logger.debugEnabled) logger.debug("ignored unknown fields", { fields: [...new Set(parsed.ignored)] });
+    }
     // One receive time for the whole request, so a bulk request never straddles a second.
     const receivedAt = Math.floor(clock.now() / 1000);
     // All-or-nothing: every event is prepared (and checked) before any is cached.
@@ -134,10 +147,16 @@ export function createBrokerHandler(deps: BrokerHttpDeps): (req: Request) => Pro
       cacheOne(p);
       if (!wantsJson) text += `Caching state: ${p.json}\n`;
     }
-    if (wantsJson) return jsonResponse({ cached: parsed.states.length });
+    return { cached: parsed.states.length, text };
+  }
+
+  /** The 200 of cached states, once they are durable (or known not to be: Redis down, then it says so). */
+  async function answer(cached: number, text: string, wantsJson: boolean): Promise<Response> {
+    const persisted = deps.committed === undefined ? undefined : await deps.committed();
+    if (wantsJson) return jsonResponse(persisted === false ? { cached, persisted } : { cached });
     // No headers object: a string body alone gets `text/plain;charset=UTF-8` and Deno's fast static-response path,
     // which nearly doubled requests/s over passing the same content type explicitly (measured).
-    return new Response(text);
+    return new Response(persisted === false ? text + NOT_PERSISTED : text);
   }
 
   /** `POST /state`, the hot path: one async step (the body read), everything else synchronous. */
@@ -167,13 +186,14 @@ export function createBrokerHandler(deps: BrokerHttpDeps): (req: Request) => Pro
       // One plainly valid event (the common request) skips the bulk bookkeeping of parsePostedStates.
       const one = wantsJson ? undefined : fastParsePostedState(body);
       if (one === undefined) {
-        res = cacheStates(body, wantsJson);
+        const { cached, text } = cacheStates(body, wantsJson);
+        res = await answer(cached, text, wantsJson);
       } else {
         const cached = prepare(one, Math.floor(clock.now() / 1000));
         if (store.size >= store.maxStates && store.get(cached.key) === undefined) throw full();
         cacheOne(cached);
         ok++;
-        return new Response(`Caching state: ${cached.json}\n`);
+        return answer(1, `Caching state: ${cached.json}\n`, false);
       }
     } catch (err) {
       res = failure(err, req);

@@ -13,6 +13,8 @@ export interface BrokerMetrics {
   requests: Counter<"code">;
   /** Requests refused because they would cache a new check beyond `--max-states`. */
   statesRefused: Counter;
+  /** Fields of posted events the broker does not know, ignored (as Go's decoder does). */
+  unknownFields: Counter;
   /** Registers work to do right before a scrape (flushing counts kept outside prom-client on hot paths). */
   onCollect(fn: () => void): void;
 }
@@ -58,6 +60,11 @@ export function createBrokerMetrics(
     statesRefused: new Counter({
       name: "httpbroker_states_refused_total",
       help: "Requests refused with 503 because they would cache a new check beyond --max-states",
+      registers: [registry],
+    }),
+    unknownFields: new Counter({
+      name: "httpbroker_unknown_fields_total",
+      help: "Fields of posted events that the broker does not know and ignored",
       registers: [registry],
     }),
     requests: new Counter({

@@ -37,6 +37,9 @@ export class StatePersistence {
   readonly #delay: number;
   #timer: TimerId | undefined;
   #flushing: Promise<void> | undefined;
+  /** Answers waiting for their state to be in Redis (group commit: one write serves all that came meanwhile). */
+  #waiters: Array<(persisted: boolean) => void> = [];
+  #commitQueued = false;
   /** The generation this instance last saw in Redis (its own writes included). */
   #knownGen = -1;
   #stopped = false;
@@ -101,13 +104,52 @@ export class StatePersistence {
     return true;
   }
 
+  /**
+   * Resolves true once every state cached before the call is in Redis, false when Redis is unreachable or the write
+   * failed (the state stays cached and dirty, and is written once Redis is back). Group commit: the answers waiting
+   * while one write is in flight share the next one, so a busy broker makes few, large writes.
+   */
+  committed(): Promise<boolean> {
+    if (this.#stopped || !this.#o.connected()) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      this.#waiters.push(resolve);
+      // The write in flight starts the next one when it ends; otherwise one starts now (after this task): waiting on a
+      // timer would add its delay to every answer of an idle broker, and a busy one groups behind the write in flight.
+      if (this.#flushing === undefined && !this.#commitQueued) {
+        this.#commitQueued = true;
+        queueMicrotask(() => {
+          this.#commitQueued = false;
+          this.flush().catch(() => {});
+        });
+      }
+    });
+  }
+
   /** Writes every dirty state now (also used at shutdown); failed keys are marked dirty again. */
   flush(): Promise<void> {
     if (this.#flushing) return this.#flushing.then(() => this.flush());
     const keys = this.#o.store.takeDirty();
-    if (keys.length === 0) return Promise.resolve();
-    this.#flushing = this.#write(keys).finally(() => {
+    const waiters = this.#waiters.splice(0);
+    if (keys.length === 0) {
+      // Nothing left to write: what the waiters cached went out with an earlier write, which has ended.
+      for (const w of waiters) w(true);
+      return Promise.resolve();
+    }
+    this.#flushing = this.#write(keys).then(
+      () => {
+        for (const w of waiters) w(true);
+      },
+      (err) => {
+        for (const w of waiters) w(false);
+        throw err;
+      },
+    ).finally(() => {
       this.#flushing = undefined;
+      // Answers that arrived during this write go out with the next one, at once.
+      if (this.#waiters.length > 0) {
+        if (this.#o.connected() && !this.#stopped) this.flush().catch(() => {});
+        else for (const w of this.#waiters.splice(0)) w(false);
+      }
     });
     return this.#flushing;
   }
@@ -117,6 +159,8 @@ export class StatePersistence {
     this.#stopped = true;
     if (this.#timer !== undefined) this.#o.clock.clearTimeout(this.#timer);
     this.#timer = undefined;
+    // The final flush writes what they wait for and answers them; without Redis there will be none.
+    if (!this.#o.connected()) { for (const w of this.#waiters.splice(0)) w(false); }
   }
 
   #schedule(): void {

@@ -136,6 +136,7 @@ export async function startHttpBroker(config: HttpBrokerConfig, deps: HttpBroker
     registry,
     ready: () => ({ redis: sink.connected }),
     requestTimeoutMs: config.requestTimeoutMs,
+    committed: persistence === undefined ? undefined : () => persistence.committed(),
   });
 
   let stopping: Promise<void> | undefined;
