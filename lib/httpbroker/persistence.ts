@@ -26,6 +26,9 @@ export interface PersistenceOptions {
 
 const CHUNK = 5_000;
 
+/** Group-commit writes sent before the first of them is answered. */
+const MAX_COMMITS_IN_FLIGHT = 2;
+
 /**
  * Writes dirty states in one transaction per window and tracks a generation counter (`INCR` with each write) to
  * notice writes by other instances sharing the hash.
@@ -40,6 +43,9 @@ export class StatePersistence {
   /** Answers waiting for their state to be in Redis (group commit: one write serves all that came meanwhile). */
   #waiters: Array<(persisted: boolean) => void> = [];
   #commitQueued = false;
+  #commitsInFlight = 0;
+  /** The newest write sent; writes on the one connection complete in the order they were sent. */
+  #lastWrite: Promise<void> = Promise.resolve();
   /** The generation this instance last saw in Redis (its own writes included). */
   #knownGen = -1;
   #stopped = false;
@@ -106,50 +112,59 @@ export class StatePersistence {
 
   /**
    * Resolves true once every state cached before the call is in Redis, false when Redis is unreachable or the write
-   * failed (the state stays cached and dirty, and is written once Redis is back). Group commit: the answers waiting
-   * while one write is in flight share the next one, so a busy broker makes few, large writes.
+   * failed (the state stays cached and dirty, and is written once Redis is back). Group commit: the answers of one
+   * task share a write, and up to {@link MAX_COMMITS_IN_FLIGHT} writes are pipelined on the connection (Redis runs
+   * them in order), so a busy broker makes few, large writes and an answer waits about one round trip.
    */
   committed(): Promise<boolean> {
     if (this.#stopped || !this.#o.connected()) return Promise.resolve(false);
     return new Promise((resolve) => {
       this.#waiters.push(resolve);
-      // The write in flight starts the next one when it ends; otherwise one starts now (after this task): waiting on a
-      // timer would add its delay to every answer of an idle broker, and a busy one groups behind the write in flight.
-      if (this.#flushing === undefined && !this.#commitQueued) {
+      // After this task, so that the requests Deno hands over together share the write.
+      if (!this.#commitQueued) {
         this.#commitQueued = true;
         queueMicrotask(() => {
           this.#commitQueued = false;
-          this.flush().catch(() => {});
+          this.#startCommits();
         });
       }
     });
+  }
+
+  #startCommits(): void {
+    while (this.#waiters.length > 0 && this.#commitsInFlight < MAX_COMMITS_IN_FLIGHT) {
+      const waiters = this.#waiters.splice(0);
+      const answer = (persisted: boolean) => {
+        for (const w of waiters) w(persisted);
+      };
+      if (this.#stopped || !this.#o.connected()) {
+        answer(false);
+        return;
+      }
+      const keys = this.#o.store.takeDirty();
+      if (keys.length === 0) {
+        // What they cached went out with a write still in flight (writes complete in order): answer with it.
+        this.#lastWrite.then(() => answer(true), () => answer(false));
+        continue;
+      }
+      this.#commitsInFlight++;
+      this.#lastWrite = this.#write(keys);
+      this.#lastWrite.then(() => true, () => false).then((persisted) => {
+        this.#commitsInFlight--;
+        answer(persisted);
+        this.#startCommits();
+      });
+    }
   }
 
   /** Writes every dirty state now (also used at shutdown); failed keys are marked dirty again. */
   flush(): Promise<void> {
     if (this.#flushing) return this.#flushing.then(() => this.flush());
     const keys = this.#o.store.takeDirty();
-    const waiters = this.#waiters.splice(0);
-    if (keys.length === 0) {
-      // Nothing left to write: what the waiters cached went out with an earlier write, which has ended.
-      for (const w of waiters) w(true);
-      return Promise.resolve();
-    }
-    this.#flushing = this.#write(keys).then(
-      () => {
-        for (const w of waiters) w(true);
-      },
-      (err) => {
-        for (const w of waiters) w(false);
-        throw err;
-      },
-    ).finally(() => {
+    if (keys.length === 0) return Promise.resolve();
+    this.#lastWrite = this.#write(keys);
+    this.#flushing = this.#lastWrite.finally(() => {
       this.#flushing = undefined;
-      // Answers that arrived during this write go out with the next one, at once.
-      if (this.#waiters.length > 0) {
-        if (this.#o.connected() && !this.#stopped) this.flush().catch(() => {});
-        else for (const w of this.#waiters.splice(0)) w(false);
-      }
     });
     return this.#flushing;
   }
