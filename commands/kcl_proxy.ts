@@ -71,7 +71,8 @@ export const kclProxyCommand: Command = {
         fix: "set KCL_TLS_CERT_FILE and KCL_TLS_KEY_FILE, or put a TLS-terminating proxy in front",
       });
     }
-    const proxy = await startKclProxy(config, { logger });
+    const { createServiceRegistry } = await import("../lib/metrics.ts");
+    const proxy = await startKclProxy(config, { logger, registry: createServiceRegistry("kcl") });
     const onHup = () => {
       proxy.reloadKeys().catch((err) => logger.error("API keys reload failed", { error: errorMessage(err) }));
     };

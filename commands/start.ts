@@ -23,9 +23,11 @@ const ENVIRONMENT = `Environment:
   ER_CACHE_TTL_MIN                      integration cache TTL in minutes (default 5)
   ER_DISABLE_CACHE_TTL                  keep cache entries until SSE replaces them (default false)
   ER_KAFKA_COMPRESSION                  codec of produced batches: none, gzip, snappy, lz4, zstd (default none)
+  ER_METRICS_APP_LABELS                 false: count produced messages per integration only, without appId (default true)
   ER_DEBUG                              debug logs (default false)
   ER_TLS_CERT_FILE, ER_TLS_KEY_FILE     serve HTTPS with this certificate (PEM, chain allowed) and key
-  AWS_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_ENDPOINT_URL_S3   S3 client for dead letters`;
+  AWS_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY   S3 client for dead letters
+  AWS_ENDPOINT_URL_S3 (or AWS_ENDPOINT_URL)              S3-compatible endpoint (MinIO, s3rver)`;
 
 const FLAGS = `Flags:
       --retry               retry failed produces through the retry topic, then dead-letter them to S3
@@ -45,11 +47,12 @@ export async function runRouter(
   opts: { logger?: Logger; stop?: AbortSignal; onListen?: (addr: Deno.NetAddr) => void } = {},
 ): Promise<number> {
   const logger = opts.logger ?? createLogger({ debug: config.debug });
+  for (const notice of config.notices ?? []) logger.warn(notice);
   // The service is loaded only by the command that runs it: each process keeps only its own dependencies.
   const { startRouter } = await import("../lib/router/service.ts");
   const { startingHandler } = await import("../lib/router/http.ts");
-  const { createRegistry } = await import("../lib/metrics.ts");
-  const registry = createRegistry();
+  const { createServiceRegistry } = await import("../lib/metrics.ts");
+  const registry = createServiceRegistry("event_router");
   // The port opens first: /health answers while the router waits for Kafka and its consumer group.
   const giveUp = new AbortController();
   const starting = startRouter(config, { logger, registry, signal: giveUp.signal });

@@ -122,6 +122,9 @@ Deno.test({
       assert.match(await res.text(), /^Caching state: /);
       const cached = await (await fetch(`${broker.url}/state`, { client })).json();
       assert.ok("web-1:http" in cached);
+      const metrics = await (await fetch(`${broker.url}/metrics`, { client })).text();
+      assert.match(metrics, /^httpbroker_build_info\{version="[^"]+",deno="[^"]+"\} 1$/m);
+      assert.match(metrics, /^process_resident_memory_bytes \d+/m);
       const reader = new Redis(redis.url);
       try {
         await waitUntil(async () => (await reader.llen("events")) > 0, 20_000, "the state in Flapjack's list");
@@ -187,6 +190,12 @@ Deno.test({
       });
       assert.equal(res.status, 200, await res.clone().text());
       assert.equal((await res.json()).results[0].status, "produced");
+      const metrics = await (await fetch(`${proxy.url}/metrics`, { client })).text();
+      assert.match(metrics, /^kcl_build_info\{version="[^"]+",deno="[^"]+"\} 1$/m);
+      assert.match(metrics, /^process_open_fds \d+/m);
+      // The immediate class is timed and counted like the batched ones.
+      assert.match(metrics, /^kcl_produce_seconds_count\{priority="immediate"\} 1$/m);
+      assert.match(metrics, /^kcl_batch_events_sum\{priority="immediate"\} 1$/m);
     } finally {
       text = await stopped(proxy);
     }
@@ -220,7 +229,9 @@ Deno.test({
       await checkHttps(router, client, certs.caFile);
       await waitForHttps(client, `${router.url}/ready`, "the router ready over HTTPS");
       const metrics = await (await fetch(`${router.url}/metrics`, { client })).text();
-      assert.match(metrics, /event_router_/);
+      assert.match(metrics, /^event_router_build_info\{version="\d+\.\d+\.\d+[^"]*",deno="[^"]+"\} 1$/m);
+      assert.match(metrics, /^process_resident_memory_bytes \d+/m);
+      assert.match(metrics, /^process_cpu_seconds_total /m);
     } finally {
       await stopped(router);
     }

@@ -164,3 +164,33 @@ Deno.test("the CLI exits 2 listing every missing variable, and names a malformed
   assert.equal(await main(["mock"], BASE, io), 2);
   assert.match(err, /requires the integrations/);
 });
+
+Deno.test("retry settings without --retry are a notice; ER_METRICS_APP_LABELS switches the appId label off", () => {
+  const base = { ER_BOOTSTRAP_SERVERS: "k:9092", ER_KAFKA_GROUP_ID: "g", ER_KAFKA_INGESTION_TOPIC: "t" };
+  const without = loadRouterConfig(["Segment:seg"], {
+    ...base,
+    ER_CLICKSTREAM_RETRY_TOPIC: "retry",
+    ER_CLICKSTREAM_RETRY_S3_BUCKET: "b",
+  }, "mock");
+  assert.equal(without.notices?.length, 1);
+  assert.match(
+    without.notices![0]!,
+    /ER_CLICKSTREAM_RETRY_TOPIC and ER_CLICKSTREAM_RETRY_S3_BUCKET are set but --retry/,
+  );
+  assert.deepEqual(loadRouterConfig(["Segment:seg"], base, "mock").notices, []);
+  const withRetry = loadRouterConfig(["--retry", "Segment:seg"], {
+    ...base,
+    ER_CLICKSTREAM_RETRY_TOPIC: "retry",
+    ER_CLICKSTREAM_RETRY_S3_BUCKET: "b",
+  }, "mock");
+  assert.deepEqual(withRetry.notices, []);
+  assert.equal(loadRouterConfig(["Segment:seg"], base, "mock").metricsAppLabels, true);
+  assert.equal(
+    loadRouterConfig(["Segment:seg"], { ...base, ER_METRICS_APP_LABELS: "false" }, "mock").metricsAppLabels,
+    false,
+  );
+  assert.throws(
+    () => loadRouterConfig(["Segment:seg"], { ...base, ER_METRICS_APP_LABELS: "nope" }, "mock"),
+    /ER_METRICS_APP_LABELS: /,
+  );
+});

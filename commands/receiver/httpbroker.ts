@@ -98,7 +98,8 @@ export async function runHttpBroker(
   const logger = opts.logger ?? createLogger({ debug: config.debug, format: config.logFormat });
   // The service is loaded only by the command that runs it: each process keeps only its own dependencies.
   const { startHttpBroker } = await import("../../lib/httpbroker/service.ts");
-  const broker = await startHttpBroker(config, { logger });
+  const { createServiceRegistry } = await import("../../lib/metrics.ts");
+  const broker = await startHttpBroker(config, { logger, registry: createServiceRegistry("httpbroker") });
   return await serveUntilSignal({
     hostname: config.listen.hostname,
     port: config.listen.port,

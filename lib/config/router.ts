@@ -58,6 +58,10 @@ export interface RouterConfig {
   kafkaSecurity: KafkaSecurityConfig;
   /** HTTPS: the certificate chain and key served (`ER_TLS_CERT_FILE`, `ER_TLS_KEY_FILE`); absent: plain HTTP. */
   tls?: ServerTls;
+  /** Whether produced-message metrics carry an `appId` label (`ER_METRICS_APP_LABELS`, default true). */
+  metricsAppLabels?: boolean;
+  /** Things worth a warning at start (settings that have no effect as given). */
+  notices?: string[];
 }
 
 /** Kafka topic names: what the broker accepts. */
@@ -171,6 +175,7 @@ export function loadRouterConfig(args: string[], env: Env, mode: "start" | "mock
       ? required("Name:topic,Other Name:other", parseIntegrationList)
       : z.unknown().transform(() => undefined),
     compression: withDefault("none, gzip, snappy, lz4 or zstd", parseCompressionCodec, "none"),
+    metricsAppLabels: withDefault("true or false", boolean, true),
   });
   const raw = {
     debug: values["debug"] === true ? "true" : pickEnv(env, "ER_DEBUG"),
@@ -193,6 +198,7 @@ export function loadRouterConfig(args: string[], env: Env, mode: "start" | "mock
     disableCacheTtl: values["disable-cache-ttl"] === true ? "true" : pickEnv(env, "ER_DISABLE_CACHE_TTL"),
     integrations: positionals[0],
     compression: values["kafka-compression"] ?? pickEnv(env, "ER_KAFKA_COMPRESSION"),
+    metricsAppLabels: pickEnv(env, "ER_METRICS_APP_LABELS"),
   };
   const labels: Record<string, string> = {
     debug: "ER_DEBUG",
@@ -215,6 +221,7 @@ export function loadRouterConfig(args: string[], env: Env, mode: "start" | "mock
     disableCacheTtl: "ER_DISABLE_CACHE_TTL",
     integrations: "mock integrations argument",
     compression: values["kafka-compression"] !== undefined ? "--kafka-compression" : "ER_KAFKA_COMPRESSION",
+    metricsAppLabels: "ER_METRICS_APP_LABELS",
   };
   const security = loadKafkaSecurity("ER_", env, values);
   const given = (name: string): GivenSetting | undefined => {
@@ -268,5 +275,19 @@ export function loadRouterConfig(args: string[], env: Env, mode: "start" | "mock
     compression: c.compression,
     kafkaSecurity: security.config!,
     ...(tls.config ? { tls: tls.config } : {}),
+    metricsAppLabels: c.metricsAppLabels,
+    notices: retry ? [] : retrySettingsWithoutRetry(env),
   };
+}
+
+/** A warning when the retry lane is configured but not switched on (`--retry`): its settings then do nothing. */
+function retrySettingsWithoutRetry(env: Env): string[] {
+  const set = ["ER_CLICKSTREAM_RETRY_TOPIC", "ER_CLICKSTREAM_RETRY_S3_BUCKET"].filter((n) =>
+    pickEnv(env, n) !== undefined
+  );
+  if (set.length === 0) return [];
+  return [
+    `${set.join(" and ")} ${set.length === 1 ? "is" : "are"} set but --retry is not: retries and S3 dead letters ` +
+    "are off: a message whose produce keeps failing is retried in place, holding its partition back, until it succeeds",
+  ];
 }

@@ -5,6 +5,7 @@
  */
 import type { Delivery, OutboundRecord } from "../kafka/delivery.ts";
 import type { RecordSender } from "./priority_batcher.ts";
+import type { KclMetrics } from "./metrics.ts";
 
 interface Waiting {
   records: OutboundRecord[];
@@ -29,9 +30,21 @@ export class ImmediateSender implements RecordSender {
   #scheduled = false;
   readonly #sends = new Set<Promise<void>>();
 
-  constructor(sender: RecordSender, maxInFlight = 4) {
+  /** `kcl_produce_seconds` and `kcl_batch_events` of the immediate class, observed per produce call. */
+  readonly #observe: ((events: number, seconds: number) => void) | undefined;
+
+  constructor(sender: RecordSender, maxInFlight = 4, metrics?: Pick<KclMetrics, "produceSeconds" | "batchEvents">) {
     this.#sender = sender;
     this.#maxInFlight = maxInFlight;
+    if (metrics !== undefined) {
+      // The labelled children once: a labels() call per produce would hash the label each time.
+      const seconds = metrics.produceSeconds.labels("immediate");
+      const events = metrics.batchEvents.labels("immediate");
+      this.#observe = (n, s) => {
+        events.observe(n);
+        seconds.observe(s);
+      };
+    }
   }
 
   /** Produces `records`; resolves with their deliveries once acknowledged (or failed). Never rejects. */
@@ -63,12 +76,14 @@ export class ImmediateSender implements RecordSender {
     this.#queue = [];
     this.#inFlight++;
     const records = group.length === 1 ? group[0]!.records : group.flatMap((w) => w.records);
+    const started = performance.now();
     const send: Promise<void> = this.#sender.send(records)
       .catch((err): Delivery[] => {
         const error = err instanceof Error ? err : new Error(String(err));
         return records.map((r) => ({ ok: false, topic: r.topic, error }));
       })
       .then((deliveries) => {
+        this.#observe?.(records.length, (performance.now() - started) / 1000);
         let offset = 0;
         for (const w of group) {
           w.resolve(deliveries.slice(offset, offset + w.records.length));

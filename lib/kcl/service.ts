@@ -193,7 +193,7 @@ export async function startKclProxy(config: KclProxyConfig, deps: KclProxyDeps):
       }
     },
   });
-  const immediate = new ImmediateSender(immediateProducer);
+  const immediate = new ImmediateSender(immediateProducer, undefined, metrics);
   const intake = new EventIntake({ batcher, immediate, dedup, records: new RecordBuilder(), counter });
 
   let closing = false;

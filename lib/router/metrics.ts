@@ -61,8 +61,12 @@ function tallied(registry: Registry, name: string, help: string): Tally {
   return tally;
 }
 
-/** Creates the metrics on `registry`. */
-export function createRouterMetrics(registry: Registry): RouterMetrics {
+/**
+ * Creates the metrics on `registry`. With `appLabels: false` (`ER_METRICS_APP_LABELS=false`) produced messages are
+ * counted per integration only: an installation with many apps would otherwise grow a series per app and integration.
+ */
+export function createRouterMetrics(registry: Registry, opts: { appLabels?: boolean } = {}): RouterMetrics {
+  const appLabels = opts.appLabels ?? true;
   const registers = [registry];
   const counter = <L extends string = never>(name: string, help: string, labelNames: L[] = []) =>
     new Counter<L>({ name, help, labelNames, registers });
@@ -70,11 +74,15 @@ export function createRouterMetrics(registry: Registry): RouterMetrics {
   const produced = new Counter<"appId" | "integration">({
     name: "event_router_messages_produced",
     help: "Messages produced to an integration topic",
-    labelNames: ["appId", "integration"],
+    labelNames: appLabels ? ["appId", "integration"] : ["integration"],
     registers,
     collect() {
       for (const s of producedSeries.values()) {
-        if (s.tally.pending > 0) this.inc({ appId: s.appId, integration: s.integration }, s.tally.pending);
+        if (s.tally.pending === 0) continue;
+        this.inc(
+          appLabels ? { appId: s.appId, integration: s.integration } : { integration: s.integration },
+          s.tally.pending,
+        );
         s.tally.pending = 0;
       }
     },
@@ -83,7 +91,7 @@ export function createRouterMetrics(registry: Registry): RouterMetrics {
     consumed: tallied(registry, "event_router_messages_consumed", "Messages consumed from the ingestion topic"),
     produced,
     producedFor(appId, integration) {
-      const key = appId + "\u0000" + integration;
+      const key = appLabels ? appId + "\u0000" + integration : integration;
       let s = producedSeries.get(key);
       if (s === undefined) {
         s = { appId, integration, tally: new PendingTally() };

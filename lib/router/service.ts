@@ -95,7 +95,7 @@ export async function startRouter(config: RouterConfig, deps: RouterDeps): Promi
   const logger = deps.logger;
   const clock = deps.clock ?? systemClock;
   const registry = deps.registry ?? createRegistry();
-  const metrics = createRouterMetrics(registry);
+  const metrics = createRouterMetrics(registry, { appLabels: config.metricsAppLabels ?? true });
   const stopping = new AbortController();
 
   let tokens: TokenProvider | undefined;
