@@ -5,6 +5,7 @@
  */
 import type { Logger } from "../lib/log.ts";
 import type { ServerTls } from "../lib/config/tls_files.ts";
+import { ConfigError } from "../lib/config/errors.ts";
 import { errorMessage } from "../lib/log.ts";
 import { waitForSignal } from "../lib/http/shutdown.ts";
 
@@ -12,6 +13,8 @@ import { waitForSignal } from "../lib/http/shutdown.ts";
 export interface ServeOptions {
   hostname: string;
   port: number;
+  /** How the user sets the port (`ER_SERVER_PORT`, `KCL_PORT (--port)`), for the error when it is taken. */
+  portSetting?: string;
   /** Serve HTTPS with this certificate chain and key; plain HTTP without. */
   tls?: ServerTls;
   handler: (req: Request) => Promise<Response>;
@@ -30,22 +33,7 @@ export interface ServeOptions {
 
 /** Serves until a signal, then drains; resolves to the exit code (0 after a clean drain, 1 on a fatal error). */
 export async function serveUntilSignal(opts: ServeOptions): Promise<number> {
-  const server = Deno.serve({
-    hostname: opts.hostname,
-    port: opts.port,
-    ...(opts.tls === undefined ? {} : { cert: opts.tls.cert, key: opts.tls.key }),
-    onListen: (addr) => {
-      opts.logger.info("listening", {
-        address: `${addr.hostname}:${addr.port}`,
-        scheme: opts.tls === undefined ? "http" : "https",
-      });
-      opts.onListen?.(addr);
-    },
-    onError: (err) => {
-      opts.logger.error("request failed", { error: errorMessage(err) });
-      return new Response("internal error", { status: 500 });
-    },
-  }, opts.handler);
+  const server = listen(opts);
   // An own controller so the signal listeners are removed however the wait ends.
   const waiting = new AbortController();
   const onStop = () => waiting.abort();
@@ -74,4 +62,35 @@ export async function serveUntilSignal(opts: ServeOptions): Promise<number> {
   }
   await closing;
   return code;
+}
+
+/** Binds the port; a port in use is a configuration error naming it and its setting (exit 2). */
+function listen(opts: ServeOptions): Deno.HttpServer<Deno.NetAddr> {
+  try {
+    return Deno.serve({
+      hostname: opts.hostname,
+      port: opts.port,
+      ...(opts.tls === undefined ? {} : { cert: opts.tls.cert, key: opts.tls.key }),
+      onListen: (addr) => {
+        opts.logger.info("listening", {
+          address: `${addr.hostname}:${addr.port}`,
+          scheme: opts.tls === undefined ? "http" : "https",
+        });
+        opts.onListen?.(addr);
+      },
+      onError: (err) => {
+        opts.logger.error("request failed", { error: errorMessage(err) });
+        return new Response("internal error", { status: 500 });
+      },
+    }, opts.handler);
+  } catch (err) {
+    if (err instanceof Deno.errors.AddrInUse) {
+      const setting = opts.portSetting === undefined ? "" : ` (${opts.portSetting})`;
+      throw new ConfigError([
+        `port ${opts.port}${setting}: ${opts.hostname}:${opts.port} is already in use by another process; ` +
+        "stop it or choose another port",
+      ]);
+    }
+    throw err;
+  }
 }

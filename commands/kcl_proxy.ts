@@ -81,6 +81,7 @@ export const kclProxyCommand: Command = {
       return await serveUntilSignal({
         hostname: config.hostname,
         port: config.port,
+        portSetting: "KCL_PORT (--port)",
         tls: config.tls,
         handler: proxy.handler,
         logger,

@@ -65,6 +65,7 @@ export async function runRouter(
   return await serveUntilSignal({
     hostname: "0.0.0.0",
     port: config.serverPort,
+    portSetting: "ER_SERVER_PORT",
     tls: config.tls,
     handler: (req) => handler(req),
     logger,

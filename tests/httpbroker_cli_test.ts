@@ -9,7 +9,8 @@ import { main } from "../main.ts";
 import { httpBrokerCommand, parseHttpBrokerArgs } from "../commands/receiver/httpbroker.ts";
 import { startRedis } from "./_harness/redis.ts";
 import { freePort } from "./_harness/ports.ts";
-import { waitForHttpOk, waitUntil } from "./_harness/wait.ts";
+import { waitForHttpOk, waitUntil, withTimeout } from "./_harness/wait.ts";
+import { baseEnv, spawnEventRouter } from "./_harness/router_process.ts";
 
 Deno.test("httpbroker flags: every invalid value listed at once, exit 2", async () => {
   let err = "";
@@ -163,6 +164,32 @@ Deno.test("httpbroker end to end with real timers: a real process submits ok, th
       await collecting;
     }
     reader.disconnect();
+    await redis.stop();
+  }
+});
+
+Deno.test("httpbroker: a port in use and an empty --queue are configuration errors naming them (exit 2)", async () => {
+  const redis = await startRedis();
+  const taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  try {
+    const port = taken.addr.port;
+    const busy = spawnEventRouter(
+      ["receiver", "httpbroker", "--port", `127.0.0.1:${port}`, "--server", `127.0.0.1:${redis.port}`],
+      baseEnv(),
+      { port },
+    );
+    const { code, text } = await withTimeout(busy.exit(), 60_000, "the broker to exit");
+    assert.equal(code, 2, text);
+    assert.match(text, new RegExp(`port ${port} \\(--port\\): 127\\.0\\.0\\.1:${port} is already in use`));
+    let err = "";
+    const empty = await main(["receiver", "httpbroker", "--queue="], {}, {
+      out: () => {},
+      err: (t) => err += t,
+    }, [httpBrokerCommand]);
+    assert.equal(empty, 2);
+    assert.match(err, /--queue: must not be empty/);
+  } finally {
+    taken.close();
     await redis.stop();
   }
 });

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { ManualClock } from "../lib/clock.ts";
 import { ConfigError } from "../lib/config/errors.ts";
-import { parseKclProxyConfig } from "../lib/config/kcl_proxy.ts";
+import { parseKclProxyConfig as parseConfigWith } from "../lib/config/kcl_proxy.ts";
 import type { Delivery, OutboundRecord } from "../lib/kafka/delivery.ts";
 import { createLogger } from "../lib/log.ts";
 import { ApiKeys, ApiKeysFileError, topicAllowed } from "../lib/kcl/api_keys.ts";
@@ -332,6 +332,18 @@ Deno.test("webhook signature is HMAC-SHA256 of the body", () => {
 });
 
 Deno.test("config: flags win over env, every problem listed at once", () => {
+  const files: Record<string, string> = {
+    "/keys.json": JSON.stringify({
+      keys: [{ id: "a", key: "k-0123456789abcdef", clientId: "A", realms: ["r"], topics: ["t"] }],
+    }),
+    "/broken.json": '{"keys": [',
+  };
+  const readFile = (path: string) => {
+    const text = files[path];
+    if (text === undefined) throw new Deno.errors.NotFound(`No such file or directory: ${path}`);
+    return text;
+  };
+  const parseKclProxyConfig = (args: string[], env: Record<string, string>) => parseConfigWith(args, env, readFile);
   const env = {
     KCL_BOOTSTRAP_SERVERS: "k1:9092,k2:9092",
     KCL_API_KEYS_FILE: "/keys.json",
@@ -363,6 +375,19 @@ Deno.test("config: flags win over env, every problem listed at once", () => {
     assert.match(text, /KCL_DEDUP_WINDOW/);
     assert.match(text, /KCL_KAFKA_COMPRESSION.*"brotli".*none, gzip, snappy, lz4, zstd/);
     assert.equal(e.problems.length, 5);
+  }
+  // The API keys file is checked with the rest: unreadable or invalid, it is one more problem in the same list.
+  for (
+    const [file, expected] of [["/missing.json", /cannot read "\/missing.json"/], ["/broken.json", /API keys file/]]
+  ) {
+    try {
+      parseKclProxyConfig(["--max-body-bytes", "big"], { ...env, KCL_API_KEYS_FILE: file as string });
+      assert.fail("expected a ConfigError");
+    } catch (e) {
+      assert.ok(e instanceof ConfigError);
+      assert.equal(e.problems.length, 2, e.problems.join("\n"));
+      assert.match(e.problems.find((p) => p.startsWith("KCL_API_KEYS_FILE")) ?? "", expected as RegExp);
+    }
   }
 });
 

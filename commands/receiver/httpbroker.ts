@@ -103,6 +103,7 @@ export async function runHttpBroker(
   return await serveUntilSignal({
     hostname: config.listen.hostname,
     port: config.listen.port,
+    portSetting: "--port",
     tls: config.tls,
     handler: broker.handler,
     logger,

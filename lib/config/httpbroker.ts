@@ -117,7 +117,12 @@ export function loadHttpBrokerConfig(raw: HttpBrokerRawInput, env: Env): HttpBro
   const given = (value: string | undefined, label: string): GivenSetting | undefined =>
     value === undefined || value === "" ? undefined : { value, label };
   const tls = loadServerTls(given(raw.tlsCert, "--tls-cert"), given(raw.tlsKey, "--tls-key"));
-  const c = withMoreProblems([...redis.problems, ...tls.problems], () => parseConfig(schema, input, LABELS));
+  // An empty value is a mistake (an unset shell variable), not a request for the default list.
+  const queue = raw.queue === "" ? ["--queue: must not be empty (the Redis list Flapjack reads; default events)"] : [];
+  const c = withMoreProblems(
+    [...redis.problems, ...tls.problems, ...queue],
+    () => parseConfig(schema, { ...input, queue: raw.queue === "" ? undefined : raw.queue }, LABELS),
+  );
   return {
     listen: c.port,
     redis: redis.target!,

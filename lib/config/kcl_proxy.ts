@@ -11,6 +11,7 @@ import { type GivenSetting, loadServerTls, type ServerTls } from "./tls_files.ts
 import type { KafkaSecurityConfig } from "../kafka/security.ts";
 import { boolean, duration, hostPortList, integer, optional, port, required, text, withDefault } from "./fields.ts";
 import { parseFlags } from "./flags.ts";
+import { parseApiKeysFile } from "../kcl/api_keys.ts";
 import { type CompressionCodec, parseCompressionCodec } from "../kafka/compression/codec.ts";
 
 /** Typed configuration of the proxy. */
@@ -108,7 +109,11 @@ export const KCL_PROXY_FLAGS = {
  * const config = parseKclProxyConfig(["--port", "9000"], { KCL_BOOTSTRAP_SERVERS: "k:9092", KCL_API_KEYS_FILE: "k.json" });
  * ```
  */
-export function parseKclProxyConfig(args: string[], env: Env): KclProxyConfig {
+export function parseKclProxyConfig(
+  args: string[],
+  env: Env,
+  readFile: (path: string) => string = Deno.readTextFileSync,
+): KclProxyConfig {
   // The root's persistent flag means nothing here; ignore it rather than fail.
   const { values } = parseFlags(args.filter((a) => a !== "--disable-sse"), KCL_PROXY_FLAGS, "kcl-proxy");
   const raw: Record<string, unknown> = {};
@@ -131,9 +136,28 @@ export function parseKclProxyConfig(args: string[], env: Env): KclProxyConfig {
     return envValue === undefined ? undefined : { value: envValue, label: src.env };
   };
   const tls = loadServerTls(given(TLS_SOURCES.cert), given(TLS_SOURCES.key));
+  const keysFile = typeof raw["apiKeysFile"] === "string" && raw["apiKeysFile"] !== "" ? raw["apiKeysFile"] : undefined;
+  const keys = keysFile === undefined ? [] : apiKeysFileProblems(keysFile, labels["apiKeysFile"]!, readFile);
   const base = withMoreProblems(
-    [...security.problems, ...tls.problems],
+    [...security.problems, ...tls.problems, ...keys],
     () => parseConfig(schema, raw, labels),
   );
   return { ...base, kafkaSecurity: security.config!, ...(tls.config ? { tls: tls.config } : {}) } as KclProxyConfig;
+}
+
+/** The API keys file checked like every other setting, so a bad one is listed with the rest (exit 2). */
+function apiKeysFileProblems(path: string, label: string, readFile: (path: string) => string): string[] {
+  let text: string;
+  try {
+    text = readFile(path);
+  } catch (err) {
+    return [`${label}: cannot read ${JSON.stringify(path)}: ${(err as Error).message}`];
+  }
+  try {
+    // Warnings (a key stored in plain text) are the service's to log when it loads the file.
+    parseApiKeysFile(path, text, () => {});
+    return [];
+  } catch (err) {
+    return [`${label}: ${(err as Error).message}`];
+  }
 }
