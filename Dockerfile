@@ -16,9 +16,9 @@ RUN apt-get update \
   && useradd --system --uid 10001 --no-create-home eventrouter
 COPY --from=build /src/event-router /usr/local/bin/event-router
 USER eventrouter
-# 8080: router (ER_SERVER_PORT) and kcl-proxy (KCL_PORT); 3090: receiver httpbroker (--port).
+# 8080: router (ER_SERVER_PORT) and kcl-proxy (KCL_PORT); 3090: receiver httpbroker (--port, or PORT). No PORT is
+# set here: the httpbroker reads it, and would leave 3090. Running the httpbroker, set HEALTH_PORT=3090.
 EXPOSE 8080 3090
-ENV PORT=8080
 HEALTHCHECK --interval=15s --timeout=3s --start-period=10s --retries=3 \
   CMD curl -fsS "http://127.0.0.1:${HEALTH_PORT:-8080}/health" || exit 1
 ENTRYPOINT ["event-router"]

@@ -60,6 +60,25 @@ function resolve(commands: Command[], args: string[]): { command: Command; rest:
   return undefined;
 }
 
+/** The commands whose name starts with the word `group` and has more words (`receiver httpbroker`). */
+function groupOf(commands: Command[], group: string): Command[] {
+  return commands.filter((c) => c.name.startsWith(`${group} `));
+}
+
+/** The help of a command group: its subcommands. */
+function groupHelp(group: string, members: Command[]): string {
+  const width = Math.max(...members.map((c) => c.name.length - group.length - 1)) + 2;
+  const lines = members.map((c) => `  ${c.name.slice(group.length + 1).padEnd(Math.max(width, 21))}${c.summary}`);
+  return `Usage:
+  event-router ${group} [command]
+
+Available Commands:
+${lines.join("\n")}
+
+Use "event-router ${group} [command] --help" for more information about a command.
+`;
+}
+
 /** Runs the CLI and resolves to the exit code. */
 export async function main(
   argv: string[],
@@ -90,6 +109,18 @@ export async function main(
   }
   try {
     const found = resolve(commands, args);
+    const group = found === undefined ? groupOf(commands, args[0] as string) : [];
+    if (found === undefined && group.length > 0) {
+      // A command group (`receiver`): its subcommands, as help (exit 0) or as the usage of an incomplete command.
+      const text = groupHelp(args[0] as string, group);
+      const rest = args.slice(1);
+      if (rest.includes("-h") || rest.includes("--help")) {
+        io.out(text);
+        return 0;
+      }
+      if (rest.length === 0) throw new UsageError(`"${args[0]}" needs a subcommand`, text.trimEnd());
+      throw new UsageError(`unknown command "${args.slice(0, 2).join(" ")}" for "event-router"`, text.trimEnd());
+    }
     if (found === undefined) {
       const unknown = args[0] as string;
       if (unknown.startsWith("-")) {

@@ -33,22 +33,22 @@ Exit codes: 0 stopped with every accepted event produced; 1 runtime failure; 2 i
 webhook, or logged when it had none).
 
 Flags (each also set by its environment variable; flags win):
-      --bootstrap-servers string       KCL_BOOTSTRAP_SERVERS      Kafka brokers host:port,... (required)
-      --port string                    KCL_PORT                   HTTP port (default 8080)
-      --host string                    KCL_HOST                   listen address (default 0.0.0.0)
-      --api-keys string                KCL_API_KEYS_FILE          API keys JSON file, re-read on SIGHUP (required)
-      --max-body-bytes string          KCL_MAX_BODY_BYTES         largest request body (default 1048576)
-      --dedup-window string            KCL_DEDUP_WINDOW           requestId de-duplication window, 0 disables (default 10m)
-      --webhook-allowed-hosts string   KCL_WEBHOOK_ALLOWED_HOSTS  comma-separated webhook hosts (default any http(s) host)
-      --shutdown-timeout string        KCL_SHUTDOWN_TIMEOUT       time to flush buffers on SIGTERM (default 10s)
-      --low-buffer string              KCL_LOW_BUFFER             low priority buffer size (default 10000)
-      --normal-buffer string           KCL_NORMAL_BUFFER          normal/high priority buffer size (default 50000)
-      --kafka-compression string       KCL_KAFKA_COMPRESSION      batch codec: none, gzip, snappy, lz4, zstd (default none)
-      --request-timeout string         KCL_REQUEST_TIMEOUT        a request body must arrive within this, else 408 (default 30s)
-      --tls-cert-file string           KCL_TLS_CERT_FILE          serve HTTPS with this certificate (PEM, chain allowed)
-      --tls-key-file string            KCL_TLS_KEY_FILE           the certificate's private key (PEM, unencrypted)
-      --debug                          KCL_DEBUG                  debug logging
-  -h, --help                                                      help for kcl-proxy
+      --bootstrap-servers host:port,...  KCL_BOOTSTRAP_SERVERS      Kafka brokers host:port,... (required)
+      --port port                        KCL_PORT                   HTTP port (default 8080)
+      --host address                     KCL_HOST                   listen address (default 0.0.0.0)
+      --api-keys file                    KCL_API_KEYS_FILE          API keys JSON file, re-read on SIGHUP (required)
+      --max-body-bytes bytes             KCL_MAX_BODY_BYTES         largest request body (default 1048576)
+      --dedup-window duration            KCL_DEDUP_WINDOW           requestId de-duplication window, 0 disables (default 10m)
+      --webhook-allowed-hosts host,...   KCL_WEBHOOK_ALLOWED_HOSTS  comma-separated webhook hosts (default any http(s) host)
+      --shutdown-timeout duration        KCL_SHUTDOWN_TIMEOUT       time to flush buffers on SIGTERM (default 10s)
+      --low-buffer events                KCL_LOW_BUFFER             low priority buffer size (default 10000)
+      --normal-buffer events             KCL_NORMAL_BUFFER          normal/high priority buffer size (default 50000)
+      --kafka-compression codec          KCL_KAFKA_COMPRESSION      batch codec: none, gzip, snappy, lz4, zstd (default none)
+      --request-timeout duration         KCL_REQUEST_TIMEOUT        a request body must arrive within this, else 408 (default 30s)
+      --tls-cert-file file               KCL_TLS_CERT_FILE          serve HTTPS with this certificate (PEM, chain allowed)
+      --tls-key-file file                KCL_TLS_KEY_FILE           the certificate's private key (PEM, unencrypted)
+      --debug                            KCL_DEBUG                  debug logging
+  -h, --help                                                        help for kcl-proxy
 
 Kafka security (each also a flag: KCL_KAFKA_SASL_USERNAME is --kafka-sasl-username; secrets only as
 --<name>-file or <NAME>_FILE, a file holding the value):

@@ -40,7 +40,19 @@ async function compile(output: string, target?: string): Promise<void> {
   args.push("main.ts");
   console.log(`deno ${args.join(" ")}`);
   const { code } = await new Deno.Command(Deno.execPath(), { args, stdout: "inherit", stderr: "inherit" }).output();
-  if (code !== 0) throw new Error(`deno compile failed for ${target ?? "host"} (exit ${code})`);
+  if (code !== 0) throw new CompileError(target, code);
+}
+
+/** A failed `deno compile`: reported as one line with what to check, not a stack trace. */
+class CompileError extends Error {
+  constructor(target: string | undefined, code: number) {
+    const hint = Deno.env.get("DENORT_BIN") === undefined
+      ? "; deno compile downloads its runtime (denort) unless DENORT_BIN names a local copy: without network access, " +
+        "set DENORT_BIN=/path/to/denort (the denort of this Deno version, from its release page)"
+      : ` with DENORT_BIN=${Deno.env.get("DENORT_BIN")}: check that it is the denort of Deno ${Deno.version.deno}`;
+    super(`deno compile failed for ${target ?? "this machine"} (exit ${code})${hint}`);
+    this.name = "CompileError";
+  }
 }
 
 async function sha256(path: string): Promise<string> {
@@ -49,6 +61,16 @@ async function sha256(path: string): Promise<string> {
 }
 
 if (import.meta.main) {
+  try {
+    await main();
+  } catch (err) {
+    if (!(err instanceof CompileError)) throw err;
+    console.error(`error: ${err.message}`);
+    Deno.exit(1);
+  }
+}
+
+async function main(): Promise<void> {
   const { values } = parseArgs({ args: Deno.args, options: { all: { type: "boolean" } } });
   if (!values.all) {
     await compile("event-router");

@@ -103,3 +103,25 @@ Deno.test("main suggests the closest command and maps usage, config and runtime 
   assert.equal(await main(["dev"], {}, io, cmds), 1);
   assert.match(io.stderr, /broker exploded/);
 });
+
+Deno.test("a command group (receiver) lists its subcommands: help exits 0, incomplete or unknown exits 2", async () => {
+  const run = async (args: string[]) => {
+    let out = "", err = "";
+    const code = await main(args, {}, { out: (t) => out += t, err: (t) => err += t });
+    return { code, out, err };
+  };
+  for (const args of [["receiver", "--help"], ["help", "receiver"]]) {
+    const r = await run(args);
+    assert.equal(r.code, 0, args.join(" "));
+    assert.match(
+      r.out,
+      /Usage:\n  event-router receiver \[command\]\n\nAvailable Commands:\n  httpbroker +accept check/,
+    );
+  }
+  const bare = await run(["receiver"]);
+  assert.equal(bare.code, 2);
+  assert.match(bare.err, /"receiver" needs a subcommand[\s\S]*httpbroker/);
+  const unknown = await run(["receiver", "nagios"]);
+  assert.equal(unknown.code, 2);
+  assert.match(unknown.err, /unknown command "receiver nagios"[\s\S]*httpbroker/);
+});
