@@ -115,7 +115,7 @@ Deno.test("a command group (receiver) lists its subcommands: help exits 0, incom
     assert.equal(r.code, 0, args.join(" "));
     assert.match(
       r.out,
-      /Usage:\n  event-router receiver \[command\]\n\nAvailable Commands:\n  httpbroker +accept check/,
+      /Usage:\n {2}event-router receiver \[command\]\n\nAvailable Commands:\n {2}httpbroker +accept check/,
     );
   }
   const bare = await run(["receiver"]);

@@ -116,7 +116,7 @@ function readmeExamples(markdown: string): { script: string; expected: string; j
  * they are: a position or a limit in one is part of what the example promises.
  */
 function normalise(s: string): string {
-  return s.trim().replace(/("message":\s*"(?:[^"\\]|\\.)*")|\d+/g, (match, message) => message ?? "0");
+  return s.trim().replace(/("message":\s*"(?:[^"\\]|\\.)*")|\d+/g, (_match, message) => message ?? "0");
 }
 
 Deno.test({
