@@ -17,6 +17,8 @@ export interface ServeOptions {
   portSetting?: string;
   /** Serve HTTPS with this certificate chain and key; plain HTTP without. */
   tls?: ServerTls;
+  /** Log every request at debug level, as the original broker did: `Started POST /state for <client>`, `Completed ...`. */
+  logRequests?: boolean;
   handler: (req: Request) => Promise<Response>;
   logger: Logger;
   /**
@@ -82,7 +84,7 @@ function listen(opts: ServeOptions): Deno.HttpServer<Deno.NetAddr> {
         opts.logger.error("request failed", { error: errorMessage(err) });
         return new Response("internal error", { status: 500 });
       },
-    }, opts.handler);
+    }, opts.logRequests ? withRequestLog(opts.handler, opts.logger) : opts.handler);
   } catch (err) {
     if (err instanceof Deno.errors.AddrInUse) {
       const setting = opts.portSetting === undefined ? "" : ` (${opts.portSetting})`;
@@ -93,4 +95,39 @@ function listen(opts: ServeOptions): Deno.HttpServer<Deno.NetAddr> {
     }
     throw err;
   }
+}
+
+const STATUS_TEXT: Record<number, string> = {
+  200: "OK",
+  202: "Accepted",
+  204: "No Content",
+  400: "Bad Request",
+  401: "Unauthorized",
+  403: "Forbidden",
+  404: "Not Found",
+  405: "Method Not Allowed",
+  408: "Request Timeout",
+  413: "Content Too Large",
+  415: "Unsupported Media Type",
+  499: "Client Closed Request",
+  500: "Internal Server Error",
+  502: "Bad Gateway",
+  503: "Service Unavailable",
+};
+
+/** The handler with a debug line when each request starts and ends (method, path, client; status, duration). */
+function withRequestLog(
+  handler: (req: Request) => Promise<Response>,
+  logger: Logger,
+): (req: Request, info: Deno.ServeHandlerInfo<Deno.NetAddr>) => Promise<Response> {
+  return async (req, info) => {
+    const started = performance.now();
+    const path = req.url.slice(req.url.indexOf("/", req.url.indexOf("//") + 2));
+    logger.debug(`Started ${req.method} ${path} for ${info.remoteAddr.hostname}:${info.remoteAddr.port}`);
+    const res = await handler(req);
+    const ms = performance.now() - started;
+    const took = ms < 1 ? `${(ms * 1000).toFixed(3)}us` : `${ms.toFixed(3)}ms`;
+    logger.debug(`Completed ${res.status} ${STATUS_TEXT[res.status] ?? ""} in ${took}`.replace("  ", " "));
+    return res;
+  };
 }

@@ -6,6 +6,7 @@
 import type { Command } from "./command.ts";
 import { parseFlags } from "../lib/config/flags.ts";
 import { parseConfig } from "../lib/config/parse.ts";
+import { ConfigError } from "../lib/config/errors.ts";
 import { duration, port, withDefault } from "../lib/config/fields.ts";
 import { z } from "zod";
 import { createLogger, errorMessage } from "../lib/log.ts";
@@ -53,6 +54,13 @@ const schema = z.object({
   brokerPort: withDefault("a port number", port, 3090),
   interval: withDefault("a duration such as 5s", duration, 5000),
 });
+
+/** The flag that sets each service's port, for the note when it had to move. */
+const PORT_FLAGS: Record<string, string> = {
+  router: "--router-port",
+  "kcl-proxy": "--kcl-port",
+  httpbroker: "--broker-port",
+};
 
 const encoder = new TextEncoder();
 const print = (line: string) => void Deno.stdout.writeSync(encoder.encode(line + "\n"));
@@ -118,6 +126,15 @@ export const devCommand: Command = {
       brokerPort: str(values["broker-port"]),
       interval: str(values.interval),
     }, { routerPort: "--router-port", kclPort: "--kcl-port", brokerPort: "--broker-port", interval: "--interval" });
+    // Checked before anything starts: two services cannot share a port (0 means any free port, always distinct).
+    const given = [["--router-port", cfg.routerPort], ["--kcl-port", cfg.kclPort], [
+      "--broker-port",
+      cfg.brokerPort,
+    ]] as const;
+    const clashes = given.filter(([flag, p]) => p !== 0 && given.some(([other, q]) => other !== flag && q === p));
+    if (clashes.length > 0) {
+      throw new ConfigError([`${clashes.map(([flag]) => flag).join(", ")}: the same port ${clashes[0]![1]} twice`]);
+    }
     const debug = values.debug === true;
     // Services log warnings only, so the activity lines stay readable; --debug shows everything.
     const logger = createLogger({ debug, minLevel: debug ? "debug" : "warn" });
@@ -145,7 +162,15 @@ export const devCommand: Command = {
     }
     const servers = sandbox.services.map((s) => ({ name: s.name, server: serve(s.port, s.handler) }));
     const ports: Record<string, number> = {};
-    for (const { name, server } of servers) ports[name] = server.addr.port;
+    for (const [i, { name, server }] of servers.entries()) {
+      ports[name] = server.addr.port;
+      const wanted = sandbox.services[i]!.port;
+      if (wanted !== 0 && server.addr.port !== wanted) {
+        print(
+          `note: port ${wanted} (${PORT_FLAGS[name] ?? name}) is taken; ${name} listens on ${server.addr.port} instead`,
+        );
+      }
+    }
     print(devBanner(sandbox, ports, cfg.interval));
     if (values.traffic === true) {
       sandbox.startTraffic({ kcl: ports["kcl-proxy"] as number, broker: ports.httpbroker });

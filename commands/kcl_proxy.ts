@@ -9,6 +9,7 @@ import type { Env } from "../lib/config/parse.ts";
 import { parseKclProxyConfig } from "../lib/config/kcl_proxy.ts";
 import { kafkaSecurityHelp } from "../lib/config/kafka_security.ts";
 import { createLogger, errorMessage } from "../lib/log.ts";
+import { VERSION } from "../lib/version.ts";
 
 /** The exit code after a SIGTERM whose drain left accepted events unproduced (reported by webhook where given). */
 export const EXIT_UNPRODUCED = 3;
@@ -47,6 +48,7 @@ Flags (each also set by its environment variable; flags win):
       --request-timeout duration         KCL_REQUEST_TIMEOUT        a request body must arrive within this, else 408 (default 30s)
       --tls-cert-file file               KCL_TLS_CERT_FILE          serve HTTPS with this certificate (PEM, chain allowed)
       --tls-key-file file                KCL_TLS_KEY_FILE           the certificate's private key (PEM, unencrypted)
+      --log-format json|text             KCL_LOG_FORMAT             json (default): one object per line; text: Go log lines
       --debug                            KCL_DEBUG                  debug logging
   -h, --help                                                        help for kcl-proxy
 
@@ -62,7 +64,16 @@ export const kclProxyCommand: Command = {
   help: HELP,
   async run(args: string[], env: Env): Promise<number> {
     const config = parseKclProxyConfig(args, env);
-    const logger = createLogger({ debug: config.debug }).child({ service: "kcl-proxy" });
+    const logger = createLogger({ debug: config.debug, format: config.logFormat }).child({ service: "kcl-proxy" });
+    logger.info("starting kcl-proxy", {
+      version: VERSION,
+      address: `${config.hostname}:${config.port}`,
+      https: config.tls !== undefined,
+      brokers: config.bootstrapServers,
+      kafkaSecurity: config.kafkaSecurity.protocol,
+      compression: config.compression,
+      apiKeysFile: config.apiKeysFile,
+    });
     // The service is loaded only by the command that runs it: each process keeps only its own dependencies.
     const { startKclProxy } = await import("../lib/kcl/service.ts");
     if (config.tls === undefined && !isLoopback(config.hostname)) {
@@ -82,6 +93,7 @@ export const kclProxyCommand: Command = {
         hostname: config.hostname,
         port: config.port,
         portSetting: "KCL_PORT (--port)",
+        logRequests: config.debug,
         tls: config.tls,
         handler: proxy.handler,
         logger,

@@ -6,6 +6,7 @@ import { loadRouterConfig, type RouterConfig } from "../lib/config/router.ts";
 import type { Env } from "../lib/config/parse.ts";
 import { kafkaSecurityHelp } from "../lib/config/kafka_security.ts";
 import { createLogger, type Logger } from "../lib/log.ts";
+import { VERSION } from "../lib/version.ts";
 import type { Command } from "./command.ts";
 import { serveUntilSignal } from "./_serve.ts";
 
@@ -24,6 +25,7 @@ const ENVIRONMENT = `Environment:
   ER_DISABLE_CACHE_TTL                  keep cache entries until SSE replaces them (default false)
   ER_KAFKA_COMPRESSION                  codec of produced batches: none, gzip, snappy, lz4, zstd (default none)
   ER_METRICS_APP_LABELS                 false: count produced messages per integration only, without appId (default true)
+  ER_LOG_FORMAT                         json (default) or text log lines
   ER_DEBUG                              debug logs (default false)
   ER_TLS_CERT_FILE, ER_TLS_KEY_FILE     serve HTTPS with this certificate (PEM, chain allowed) and key
   AWS_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY   S3 client for dead letters
@@ -46,7 +48,19 @@ export async function runRouter(
   config: RouterConfig,
   opts: { logger?: Logger; stop?: AbortSignal; onListen?: (addr: Deno.NetAddr) => void } = {},
 ): Promise<number> {
-  const logger = opts.logger ?? createLogger({ debug: config.debug });
+  const logger = opts.logger ?? createLogger({ debug: config.debug, format: config.logFormat });
+  logger.info("starting event-router", {
+    version: VERSION,
+    command: config.source.kind === "houston" ? "start" : "mock",
+    brokers: config.bootstrapServers,
+    groupId: config.groupId,
+    ingestionTopic: config.ingestionTopic,
+    port: config.serverPort,
+    https: config.tls !== undefined,
+    kafkaSecurity: config.kafkaSecurity.protocol,
+    compression: config.compression,
+    retry: config.retry !== undefined,
+  });
   for (const notice of config.notices ?? []) logger.warn(notice);
   // The service is loaded only by the command that runs it: each process keeps only its own dependencies.
   const { startRouter } = await import("../lib/router/service.ts");
@@ -66,6 +80,7 @@ export async function runRouter(
     hostname: "0.0.0.0",
     port: config.serverPort,
     portSetting: "ER_SERVER_PORT",
+    logRequests: config.debug,
     tls: config.tls,
     handler: (req) => handler(req),
     logger,

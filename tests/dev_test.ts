@@ -80,6 +80,7 @@ interface Ports {
   broker: string;
   bootstrap: string;
   apiKey: string;
+  redis: string;
 }
 
 async function bannerOf(dev: DevProcess): Promise<Ports> {
@@ -95,6 +96,7 @@ async function bannerOf(dev: DevProcess): Promise<Ports> {
     broker: grab(/httpbroker +http:\/\/127\.0\.0\.1:(\d+)/),
     bootstrap: grab(/Kafka bootstrap servers +(\S+)/),
     apiKey: grab(/kcl-proxy API key +([0-9a-f]+)/),
+    redis: grab(/Redis 127\.0\.0\.1:(\d+)/),
   };
 }
 
@@ -153,6 +155,9 @@ Deno.test({
       await dev.waitFor(/router +→ amplitude +app-1/, 20_000);
       await dev.waitFor(/kcl-proxy +→ dev\.events +batch of 1 \(1 normal\)/, 20_000);
       await dev.waitFor(/httpbroker → events +2 submitted: foo-app-01:PING ok, web-01:HTTP ok/, 20_000);
+      // dev leaves Flapjack's list for the user to inspect with redis-cli: it is not consumed.
+      const llen = await sh(`redis-cli -p ${p.redis} llen events`, { PATH: Deno.env.get("PATH") ?? "" });
+      assert.ok(Number(llen.out.trim()) >= 2, `events list: ${llen.out} ${llen.err}`);
     } finally {
       const { code, stderr } = await dev.interrupt();
       assert.equal(code, 0, `dev exited ${code}; stderr:\n${stderr}`);

@@ -152,6 +152,9 @@ Deno.test("httpbroker end to end with real timers: a real process submits ok, th
     assert.match(logs, / Sending event data for foo-app-01:PING\n/);
     assert.match(logs, / State for foo-app-01:PING is stale\. Sending UNKNOWN\.\n/);
     assert.match(logs, / Caching state: \{"entity":"foo-app-01"/);
+    // --debug logs each request as the original did: method, path, client; then status and duration.
+    assert.match(logs, / Started POST \/state for 127\.0\.0\.1:\d+\n/);
+    assert.match(logs, / Completed 200 OK in \d+\.\d{3}(us|ms)\n/);
     // A clean shutdown: Redis ran in its worker (no fallback) and its QUIT is not reported as a lost connection.
     assert.doesNotMatch(logs, /redis worker unavailable|lost connection to redis/);
     // Persisted at shutdown and the lease given up.

@@ -201,6 +201,7 @@ Deno.test({
     }
     assert.ok(!text.includes(API_KEY), "the API key is never logged");
     assert.ok(!text.includes("serving plain HTTP"), "no plain-HTTP warning when serving HTTPS");
+    assert.match(text, /"msg":"starting kcl-proxy","version":"\d+\.\d+\.\d+[^"]*".*"https":true/);
   },
 });
 
@@ -233,7 +234,8 @@ Deno.test({
       assert.match(metrics, /^process_resident_memory_bytes \d+/m);
       assert.match(metrics, /^process_cpu_seconds_total /m);
     } finally {
-      await stopped(router);
+      const text = await stopped(router);
+      assert.match(text, /"msg":"starting event-router","version":"[^"]+","command":"mock".*"https":true/);
     }
   },
 });

@@ -194,3 +194,13 @@ Deno.test("retry settings without --retry are a notice; ER_METRICS_APP_LABELS sw
     /ER_METRICS_APP_LABELS: /,
   );
 });
+
+Deno.test("ER_LOG_FORMAT picks json or text log lines; another value is a configuration problem", () => {
+  const base = { ER_BOOTSTRAP_SERVERS: "k:9092", ER_KAFKA_GROUP_ID: "g", ER_KAFKA_INGESTION_TOPIC: "t" };
+  assert.equal(loadRouterConfig(["S:s"], base, "mock").logFormat, "json");
+  assert.equal(loadRouterConfig(["S:s"], { ...base, ER_LOG_FORMAT: "text" }, "mock").logFormat, "text");
+  assert.match(
+    problems(() => loadRouterConfig(["S:s"], { ...base, ER_LOG_FORMAT: "xml" }, "mock")).join(),
+    /ER_LOG_FORMAT/,
+  );
+});

@@ -104,6 +104,7 @@ export async function runHttpBroker(
     hostname: config.listen.hostname,
     port: config.listen.port,
     portSetting: "--port",
+    logRequests: config.debug,
     tls: config.tls,
     handler: broker.handler,
     logger,

@@ -56,6 +56,12 @@ export function optional<T>(form: string, parse: Parse<T>) {
 /** Any non-empty string. */
 export const text: Parse<string> = (s) => s;
 
+/** How log lines are written: `json` (one object per line) or `text` (Go's `log` layout). */
+export const logFormat: Parse<"text" | "json"> = (s) => {
+  if (s !== "text" && s !== "json") throw new Error("must be text or json");
+  return s;
+};
+
 /** An integer within bounds. */
 export function integer(min = Number.MIN_SAFE_INTEGER, max = Number.MAX_SAFE_INTEGER): Parse<number> {
   return (s) => {

@@ -5,7 +5,8 @@
  */
 import { z } from "zod";
 import { formatDuration } from "../duration.ts";
-import { boolean, duration, integer, text, withDefault } from "./fields.ts";
+import { VERSION } from "../version.ts";
+import { boolean, duration, integer, logFormat, text, withDefault } from "./fields.ts";
 import type { Env } from "./parse.ts";
 import { parseConfig, withMoreProblems } from "./parse.ts";
 import { type GivenSetting, loadServerTls, type ServerTls } from "./tls_files.ts";
@@ -81,10 +82,7 @@ const schema = z.object({
   }, 2 as 1 | 2),
   noPersist: withDefault("true or false", boolean, false),
   debug: withDefault("true or false", boolean, false),
-  logFormat: withDefault("text or json", (s): "text" | "json" => {
-    if (s !== "text" && s !== "json") throw new Error("must be text or json");
-    return s;
-  }, "text" as "text" | "json"),
+  logFormat: withDefault("text or json", logFormat, "text" as "text" | "json"),
   requestTimeout: withDefault("a duration such as 30s, 0 disables", duration, 30_000),
   maxStates: withDefault("a count ≥ 1", integer(1, 1_000_000_000), 1_000_000),
 });
@@ -145,5 +143,5 @@ export function describeHttpBrokerConfig(c: HttpBrokerConfig): string {
   const r = c.redis;
   const server = r.tls || r.username !== undefined ? describeRedisTarget(r) : `${r.host}:${r.port}`;
   return `{Port:${port} Server:${server} Database:${r.database} Interval:${formatDuration(c.intervalMs)} ` +
-    `Queue:${c.queue} FlapjackVersion:${c.flapjackVersion} Persist:${c.persist} Debug:${c.debug}}`;
+    `Queue:${c.queue} FlapjackVersion:${c.flapjackVersion} Persist:${c.persist} Debug:${c.debug} Version:${VERSION}}`;
 }

@@ -9,7 +9,18 @@ import { parseConfig, pickEnv, withMoreProblems } from "./parse.ts";
 import { KAFKA_SECURITY_FLAGS, loadKafkaSecurity } from "./kafka_security.ts";
 import { type GivenSetting, loadServerTls, type ServerTls } from "./tls_files.ts";
 import type { KafkaSecurityConfig } from "../kafka/security.ts";
-import { boolean, duration, hostPortList, integer, optional, port, required, text, withDefault } from "./fields.ts";
+import {
+  boolean,
+  duration,
+  hostPortList,
+  integer,
+  logFormat,
+  optional,
+  port,
+  required,
+  text,
+  withDefault,
+} from "./fields.ts";
 import { parseFlags } from "./flags.ts";
 import { parseApiKeysFile } from "../kcl/api_keys.ts";
 import { type CompressionCodec, parseCompressionCodec } from "../kafka/compression/codec.ts";
@@ -37,6 +48,8 @@ export interface KclProxyConfig {
   kafkaSecurity: KafkaSecurityConfig;
   /** A request body must arrive within this (408 otherwise). */
   requestTimeoutMs: number;
+  /** `json` (default) or `text` log lines. */
+  logFormat: "json" | "text";
   /** HTTPS: the certificate chain and key served (`KCL_TLS_CERT_FILE`, `KCL_TLS_KEY_FILE`); absent: plain HTTP. */
   tls?: ServerTls;
 }
@@ -62,6 +75,7 @@ const schema = z.object({
   normalBuffer: withDefault("events, integer ≥ 1", integer(1, 10_000_000), 50_000),
   compression: withDefault("none, gzip, snappy, lz4 or zstd", parseCompressionCodec, "none"),
   requestTimeoutMs: withDefault("duration like 30s, 0 disables", duration, 30_000),
+  logFormat: withDefault("text or json", logFormat, "json" as "json" | "text"),
 });
 
 /** Env variable and flag of each field. */
@@ -82,6 +96,7 @@ const SOURCES: Record<
   normalBuffer: { env: "KCL_NORMAL_BUFFER", flag: "normal-buffer" },
   compression: { env: "KCL_KAFKA_COMPRESSION", flag: "kafka-compression" },
   requestTimeoutMs: { env: "KCL_REQUEST_TIMEOUT", flag: "request-timeout" },
+  logFormat: { env: "KCL_LOG_FORMAT", flag: "log-format" },
 };
 
 /** The HTTPS files: not in the schema, as they are read and checked as a pair. */

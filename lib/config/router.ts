@@ -6,7 +6,18 @@
 import { z } from "zod";
 import { type CompressionCodec, parseCompressionCodec } from "../kafka/compression/codec.ts";
 import { UsageError } from "./errors.ts";
-import { boolean, hostPortList, httpUrl, integer, optional, port, required, text, withDefault } from "./fields.ts";
+import {
+  boolean,
+  hostPortList,
+  httpUrl,
+  integer,
+  logFormat,
+  optional,
+  port,
+  required,
+  text,
+  withDefault,
+} from "./fields.ts";
 import { type GivenSetting, loadServerTls, type ServerTls } from "./tls_files.ts";
 import { parseFlags } from "./flags.ts";
 import { type Env, parseConfig, pickEnv, withMoreProblems } from "./parse.ts";
@@ -58,6 +69,8 @@ export interface RouterConfig {
   kafkaSecurity: KafkaSecurityConfig;
   /** HTTPS: the certificate chain and key served (`ER_TLS_CERT_FILE`, `ER_TLS_KEY_FILE`); absent: plain HTTP. */
   tls?: ServerTls;
+  /** `json` (default) or `text` log lines (`ER_LOG_FORMAT`). */
+  logFormat?: "json" | "text";
   /** Whether produced-message metrics carry an `appId` label (`ER_METRICS_APP_LABELS`, default true). */
   metricsAppLabels?: boolean;
   /** Things worth a warning at start (settings that have no effect as given). */
@@ -176,6 +189,7 @@ export function loadRouterConfig(args: string[], env: Env, mode: "start" | "mock
       : z.unknown().transform(() => undefined),
     compression: withDefault("none, gzip, snappy, lz4 or zstd", parseCompressionCodec, "none"),
     metricsAppLabels: withDefault("true or false", boolean, true),
+    logFormat: withDefault("text or json", logFormat, "json" as "json" | "text"),
   });
   const raw = {
     debug: values["debug"] === true ? "true" : pickEnv(env, "ER_DEBUG"),
@@ -199,6 +213,7 @@ export function loadRouterConfig(args: string[], env: Env, mode: "start" | "mock
     integrations: positionals[0],
     compression: values["kafka-compression"] ?? pickEnv(env, "ER_KAFKA_COMPRESSION"),
     metricsAppLabels: pickEnv(env, "ER_METRICS_APP_LABELS"),
+    logFormat: pickEnv(env, "ER_LOG_FORMAT"),
   };
   const labels: Record<string, string> = {
     debug: "ER_DEBUG",
@@ -222,6 +237,7 @@ export function loadRouterConfig(args: string[], env: Env, mode: "start" | "mock
     integrations: "mock integrations argument",
     compression: values["kafka-compression"] !== undefined ? "--kafka-compression" : "ER_KAFKA_COMPRESSION",
     metricsAppLabels: "ER_METRICS_APP_LABELS",
+    logFormat: "ER_LOG_FORMAT",
   };
   const security = loadKafkaSecurity("ER_", env, values);
   const given = (name: string): GivenSetting | undefined => {
@@ -276,6 +292,7 @@ export function loadRouterConfig(args: string[], env: Env, mode: "start" | "mock
     kafkaSecurity: security.config!,
     ...(tls.config ? { tls: tls.config } : {}),
     metricsAppLabels: c.metricsAppLabels,
+    logFormat: c.logFormat,
     notices: retry ? [] : retrySettingsWithoutRetry(env),
   };
 }

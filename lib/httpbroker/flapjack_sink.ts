@@ -24,6 +24,8 @@ export interface FlapjackSinkOptions {
   /** 2: also `LPUSH <queue>_actions "+"` per event; 1: the events list only. */
   flapjackVersion: 1 | 2;
   logger: Logger;
+  /** Told the payloads of every submission Redis accepted (`dev` prints them; nothing is read back from Redis). */
+  onSubmitted?: (payloads: string[]) => void;
 }
 
 /** Values per LPUSH: bounded so no single command buffer grows with the number of states. */
@@ -134,6 +136,7 @@ export class FlapjackSink {
       }
     }
     await this.redis.transaction(commands);
+    this.#o.onSubmitted?.(payloads);
   }
 
   /** Closes the connection (after the final flush). */

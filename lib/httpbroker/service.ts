@@ -43,6 +43,8 @@ export interface HttpBrokerDeps {
    * commands (measured: ~5 % more requests per second); `main` keeps it on the calling thread.
    */
   redisThread?: "worker" | "main";
+  /** Told the payloads of every submission Redis accepted (see FlapjackSinkOptions.onSubmitted). */
+  onSubmitted?: (payloads: string[]) => void;
   /** Settings of the Redis worker (tests: a crashing entry, a short restart delay). */
   redisWorker?: Pick<WorkerRedisOptions, "entry" | "restartDelayMs" | "callTimeoutMs">;
 }
@@ -82,6 +84,7 @@ export async function startHttpBroker(config: HttpBrokerConfig, deps: HttpBroker
     queue: config.queue,
     flapjackVersion: config.flapjackVersion,
     logger,
+    onSubmitted: deps.onSubmitted,
   });
   const persistence = config.persist
     ? new StatePersistence({
