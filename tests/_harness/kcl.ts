@@ -21,6 +21,7 @@ export function kclTestConfig(bootstrapServers: string[], overrides: Partial<Kcl
     compression: "none",
     kafkaSecurity: { protocol: "PLAINTEXT" },
     requestTimeoutMs: 30_000,
+    logFormat: "json",
     ...overrides,
   };
 }
