@@ -201,7 +201,7 @@ Deno.test({
     }
     assert.ok(!text.includes(API_KEY), "the API key is never logged");
     assert.ok(!text.includes("serving plain HTTP"), "no plain-HTTP warning when serving HTTPS");
-    assert.match(text, /"msg":"starting kcl-proxy","version":"\d+\.\d+\.\d+[^"]*".*"https":true/);
+    assert.match(text, /"msg":"starting kcl-proxy".*"version":"\d+\.\d+\.\d+[^"]*".*"https":true/);
   },
 });
 
