@@ -28,7 +28,7 @@ const HISTORY_HEADING = "## History / before-after";
 
 /** How long one suite may run before it is reported as failed. */
 function suiteDeadlineMs(quick: boolean): number {
-  return quick ? 45_000 : 20 * 60_000;
+  return quick ? 120_000 : 20 * 60_000;
 }
 
 interface MachineInfo {

@@ -193,7 +193,9 @@ export function createBrokerHandler(deps: BrokerHttpDeps): (req: Request) => Pro
         if (store.size >= store.maxStates && store.get(cached.key) === undefined) throw full();
         cacheOne(cached);
         ok++;
-        return answer(1, `Caching state: ${cached.json}\n`, false);
+        const text = `Caching state: ${cached.json}\n`;
+        // Without persistence there is nothing to wait for: the answer without another promise.
+        return deps.committed === undefined ? new Response(text) : answer(1, text, false);
       }
     } catch (err) {
       res = failure(err, req);
