@@ -71,6 +71,11 @@ Deno.test({
         assert.equal(houston.lookupsByApp.get("app-2"), 2);
         // app-1's only message after the reconnect has not come yet: nothing else went to A.
         assert.equal((await kcatRead(kafka.bootstrapServers, a, { timeoutMs: 10_000 })).length, 2);
+        // /ready shows the last Houston lookup and the SSE stream (shown, not gating readiness).
+        const ready = await (await router.handler(new Request("http://router/ready"))).json();
+        assert.equal(ready.details.houston.lastLookup, "ok");
+        assert.match(ready.details.houston.at, /^\d{4}-\d\d-\d\dT/);
+        assert.deepEqual(ready.details.sse, { connected: true });
       } finally {
         await router.stop();
       }

@@ -43,6 +43,8 @@ Deno.test({
       const ready = await fetch(`http://127.0.0.1:${port}/ready`);
       assert.equal(ready.status, 503);
       await ready.body?.cancel();
+      // Long enough for a progress line (every 5 s) while the join waits.
+      await new Promise((r) => setTimeout(r, 6_000));
       kafka.setBrokerUp(-1);
       await waitUntil(
         () => fetch(`http://127.0.0.1:${port}/ready`).then((r) => r.text().then(() => r.status === 200), () => false),
@@ -59,5 +61,7 @@ Deno.test({
     const { code, text: log } = await withTimeout(router.exit(), 30_000, "the router to exit");
     assert.equal(code, 0, log.slice(-2000));
     assert.match(log, /waiting for Kafka: no broker accepted us; retrying.*"brokers":\["127\.0\.0\.1:\d+"\]/);
+    assert.match(log, /"msg":"still joining the consumer group","groupId":"[^"]+","waitedSeconds":[5-9]/);
+    assert.match(log, /"msg":"router started","joinedAfterSeconds":\d+/);
   },
 });

@@ -20,7 +20,12 @@ export type ReadinessCheck = () => Record<string, boolean>;
  * ```
  */
 export function opsRoutes(
-  opts: { registry: Registry; ready: ReadinessCheck },
+  opts: {
+    registry: Registry;
+    ready: ReadinessCheck;
+    /** What `/ready` also shows without gating on it (the last Houston lookup, the SSE stream). */
+    details?: () => Record<string, unknown>;
+  },
 ): (req: Request) => Promise<Response | null> {
   return async (req) => {
     if (req.method !== "GET" && req.method !== "HEAD") return null;
@@ -31,7 +36,11 @@ export function opsRoutes(
       case "/ready": {
         const checks = opts.ready();
         const ok = Object.values(checks).every(Boolean);
-        return jsonResponse({ ready: ok, checks }, ok ? 200 : 503);
+        const details = opts.details?.();
+        return jsonResponse(
+          details === undefined ? { ready: ok, checks } : { ready: ok, checks, details },
+          ok ? 200 : 503,
+        );
       }
       case "/metrics":
         return await metricsResponse(opts.registry);

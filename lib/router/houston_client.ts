@@ -228,6 +228,8 @@ async function postGraphql(
 export class HoustonClient implements IntegrationSource {
   /** Lookups made (for tests and logs). */
   lookups = 0;
+  /** How the latest lookup ended (for `/ready`'s details): when, and the error if it failed. */
+  lastLookup: { at: number; ok: boolean; error?: string } | undefined;
 
   constructor(
     private readonly opts: { url: string; tokens: TokenProvider; fetch?: Fetch; timeoutMs?: number },
@@ -239,6 +241,17 @@ export class HoustonClient implements IntegrationSource {
   }
 
   async lookup(appId: string, signal?: AbortSignal): Promise<Integration[]> {
+    try {
+      const found = await this.#lookupRetryingToken(appId, signal);
+      this.lastLookup = { at: Date.now(), ok: true };
+      return found;
+    } catch (err) {
+      this.lastLookup = { at: Date.now(), ok: false, error: err instanceof Error ? err.message : String(err) };
+      throw err;
+    }
+  }
+
+  async #lookupRetryingToken(appId: string, signal?: AbortSignal): Promise<Integration[]> {
     try {
       return await this.#lookupOnce(appId, signal);
     } catch (err) {

@@ -17,16 +17,23 @@ import type { IntegrationCache } from "./integration_cache.ts";
  * ```
  */
 export function routerHandler(
-  opts: { registry: Registry; cache: IntegrationCache; ready: ReadinessCheck },
+  opts: {
+    registry: Registry;
+    cache: IntegrationCache;
+    ready: ReadinessCheck;
+    details?: () => Record<string, unknown>;
+  },
 ): (req: Request) => Promise<Response> {
-  const ops = opsRoutes({ registry: opts.registry, ready: opts.ready });
+  const ops = opsRoutes({ registry: opts.registry, ready: opts.ready, details: opts.details });
   return async (req) => {
     const handled = await ops(req);
     if (handled !== null) return handled;
     const path = new URL(req.url).pathname;
     if (path === "/integrations") {
       if (req.method !== "GET" && req.method !== "HEAD") {
-        return errorResponse(new HttpError(405, `method ${req.method} not allowed on /integrations`));
+        return errorResponse(
+          new HttpError(405, `method ${req.method} not allowed on /integrations`, [], 0, { allow: "GET, HEAD" }),
+        );
       }
       return jsonResponse({ integrations: opts.cache.snapshot() });
     }

@@ -4,7 +4,7 @@
  * the environment or installs signal handlers itself.
  * @module
  */
-import type { Clock } from "../clock.ts";
+import type { Clock, TimerId } from "../clock.ts";
 import { systemClock } from "../clock.ts";
 import type { RouterConfig } from "../config/router.ts";
 import { createKafka } from "../kafka/kafkajs/client.ts";
@@ -33,6 +33,8 @@ import { RetryLane } from "./retry.ts";
 import { MessageRouter } from "./router.ts";
 import { SseSubscriber } from "./sse_subscriber.ts";
 
+/** How often a consumer-group join in progress is reported. */
+const JOIN_PROGRESS_MS = 5_000;
 /** What the caller provides besides the config. */
 export interface RouterDeps {
   logger: Logger;
@@ -250,10 +252,25 @@ export async function startRouter(config: RouterConfig, deps: RouterDeps): Promi
   // Kafka may not accept us yet (down, refusing our credentials): keep trying until it does or the command gives up
   // (signal). A line per cause, not per attempt: the repeats are debug, and /ready says 503 meanwhile.
   let lastCause = "";
-  for (let attempt = 1;; attempt++) {
+  // Joining can take a session timeout or more (a previous member must time out first, Kafka may be down): a line
+  // every few seconds says the router is still at it.
+  const joinStarted = clock.now();
+  let attempt = 1;
+  let progress: TimerId | undefined;
+  const tellProgress = () => {
+    logger.info("still joining the consumer group", {
+      groupId: config.groupId,
+      waitedSeconds: Math.round((clock.now() - joinStarted) / 1000),
+      attempt,
+    });
+    progress = clock.setTimeout(tellProgress, JOIN_PROGRESS_MS);
+  };
+  progress = clock.setTimeout(tellProgress, JOIN_PROGRESS_MS);
+  for (;; attempt++) {
     try {
       await consumer.start();
       await retryConsumer?.start();
+      clock.clearTimeout(progress);
       break;
     } catch (err) {
       const delay = Math.min(30_000, 1_000 * 2 ** Math.min(attempt - 1, 5));
@@ -271,6 +288,7 @@ export async function startRouter(config: RouterConfig, deps: RouterDeps): Promi
         });
       }
       if (givingUp || !await clock.sleep(delay, deps.signal).then(() => true, () => false)) {
+        clock.clearTimeout(progress);
         stopping.abort();
         await probe.stop();
         await sse?.stop();
@@ -283,6 +301,7 @@ export async function startRouter(config: RouterConfig, deps: RouterDeps): Promi
     }
   }
   logger.info("router started", {
+    joinedAfterSeconds: Math.round((clock.now() - joinStarted) / 1000),
     ingestionTopic: config.ingestionTopic,
     groupId: config.groupId,
     retry: config.retry !== undefined,
@@ -294,6 +313,21 @@ export async function startRouter(config: RouterConfig, deps: RouterDeps): Promi
     const checks: Record<string, boolean> = { consumer: consumer.ready, kafka: probe.ready };
     if (retryConsumer !== undefined) checks["retryConsumer"] = retryConsumer.ready;
     return checks;
+  };
+
+  // Shown by /ready without gating it: a Houston outage is served from the cache, a cut SSE stream reconnects.
+  const details = () => {
+    const out: Record<string, unknown> = {};
+    if (source instanceof HoustonClient) {
+      const last = source.lastLookup;
+      out["houston"] = last === undefined ? { lastLookup: "none yet" } : {
+        lastLookup: last.ok ? "ok" : "failed",
+        at: new Date(last.at).toISOString(),
+        ...(last.error === undefined ? {} : { error: last.error }),
+      };
+    }
+    if (sse !== undefined) out["sse"] = { connected: sse.connected };
+    return out;
   };
 
   // kafkajs gives up on a consumer only for non-retriable errors; the process must then stop rather than idle.
@@ -340,7 +374,7 @@ export async function startRouter(config: RouterConfig, deps: RouterDeps): Promi
   };
 
   return {
-    handler: routerHandler({ registry, cache, ready }),
+    handler: routerHandler({ registry, cache, ready, details }),
     ready,
     cache,
     metrics,
