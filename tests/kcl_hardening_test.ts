@@ -16,7 +16,7 @@ import { startKclProxy } from "../lib/kcl/service.ts";
 import { WebhookNotifier } from "../lib/kcl/webhook_notifier.ts";
 import { createKclMetrics } from "../lib/kcl/metrics.ts";
 import { createRegistry } from "../lib/metrics.ts";
-import { kcatRead, startKafka, testLogger, uniqueTopic, withTimeout } from "./_harness/mod.ts";
+import { kcatRead, startKafka, testLogger, uniqueTopic, waitUntil, withTimeout } from "./_harness/mod.ts";
 import { startWebhookServer } from "./_harness/webhook.ts";
 
 const API_KEY = "k-review-0123456789";
@@ -132,5 +132,41 @@ Deno.test("a producer worker that crashes after start is logged and reported thr
     assert.ok(lines.some((l) => l.includes('"level":"error"') && l.includes("crashed")), lines.join("\n"));
   } finally {
     await worker.close();
+  }
+});
+
+Deno.test("failure webhooks: past maxCalls in progress a report is dropped with an error line and counted", async () => {
+  // A webhook that holds every call: calls pile up as they would while a receiver hangs.
+  const held: Array<() => void> = [];
+  const hanging = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, async (req) => {
+    await req.body?.cancel();
+    await new Promise<void>((r) => held.push(r));
+    return new Response("ok");
+  });
+  try {
+    const registry = createRegistry();
+    const metrics = createKclMetrics(registry);
+    const lines: string[] = [];
+    const notifier = new WebhookNotifier({
+      clock: systemClock,
+      logger: createLogger({ write: (l) => lines.push(l) }),
+      metrics,
+      tries: 1,
+      maxCalls: 2,
+    });
+    const url = `http://127.0.0.1:${(hanging.addr as Deno.NetAddr).port}/hook`;
+    for (let i = 0; i < 3; i++) {
+      notifier.report([{ url, failure: { requestId: `r-${i}`, topic: "t", error: "boom", event: {} } }]);
+    }
+    assert.equal(notifier.pending, 2);
+    const dropped = (await registry.getSingleMetric("kcl_webhook_calls_total")?.get())?.values
+      .find((v) => v.labels["result"] === "dropped")?.value;
+    assert.equal(dropped, 1);
+    assert.ok(lines.some((l) => /"level":"error".*failure webhook backlog full.*"requestIds":\["r-2"\]/.test(l)));
+    await waitUntil(() => Promise.resolve(held.length === 2), 5_000, "both calls to arrive");
+    for (const release of held) release();
+    await withTimeout(notifier.idle(), 5_000, "webhook calls");
+  } finally {
+    await hanging.shutdown();
   }
 });

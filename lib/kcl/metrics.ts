@@ -80,7 +80,7 @@ export function createKclMetrics(registry: Registry): KclMetrics {
     }),
     webhookCalls: new Counter({
       name: "kcl_webhook_calls_total",
-      help: "Failure webhook calls by outcome (ok, retry, failed)",
+      help: "Failure webhook calls by outcome (ok, retry, failed, dropped: backlog full)",
       labelNames: ["result"],
       registers,
       collect,

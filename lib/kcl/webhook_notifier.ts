@@ -36,6 +36,11 @@ export interface WebhookNotifierOptions {
   backoffMs?: number;
   /** Time limit of one attempt (default 5 s). */
   timeoutMs?: number;
+  /**
+   * Most calls in progress (default 1000; each holds its failures' events until delivered). Past it new reports are
+   * not sent: they are logged at error with their count and counted as `dropped`.
+   */
+  maxCalls?: number;
 }
 
 /** `sha256=<hex HMAC-SHA256 of body with secret>`, the value of the `KCL-Signature` header. */
@@ -83,6 +88,17 @@ export class WebhookNotifier {
       g.failures.push(r.failure);
     }
     for (const g of groups.values()) {
+      if (this.#calls.size >= (this.#opts.maxCalls ?? 1000)) {
+        // Webhooks unreachable for long enough: memory must not grow with every further failure.
+        this.#opts.metrics?.webhookCalls.labels("dropped").inc();
+        this.#log.error("failure webhook backlog full: report not sent", {
+          host: safeHost(g.url),
+          failures: g.failures.length,
+          requestIds: g.failures.map((f) => f.requestId).filter((id) => id !== undefined).slice(0, 20),
+          maxCalls: this.#opts.maxCalls ?? 1000,
+        });
+        continue;
+      }
       const call = this.#call(g.url, g.secret, g.failures).finally(() => this.#calls.delete(call));
       this.#calls.add(call);
     }

@@ -23,7 +23,11 @@ export interface CacheEvents {
   miss?(appId: string): void;
   update?(appId: string): void;
   staleServed?(appId: string, error: unknown): void;
+  /** An entry was dropped to stay within `maxEntries`. */
+  evicted?(appId: string): void;
 }
+
+const DEFAULT_MAX_ENTRIES = 100_000;
 
 /** Options of {@link IntegrationCache}. */
 export interface IntegrationCacheOptions {
@@ -35,6 +39,12 @@ export interface IntegrationCacheOptions {
   events?: CacheEvents;
   /** How long a stale entry is served before its refresh is tried again; default 1000 ms. */
   staleRetryMs?: number;
+  /**
+   * Most apps cached (default 100 000): app ids come from the consumed events, so a flood of made-up ids must not
+   * grow the cache without bound. Past it the least recently fetched entry is dropped (it is looked up again if
+   * its app comes back).
+   */
+  maxEntries?: number;
 }
 
 /**
@@ -53,6 +63,7 @@ export class IntegrationCache {
   readonly #staleRetryMs: number;
   /** Entries fetched before this time may have missed a broadcast (see {@link expireOlderThan}). */
   #expiredBefore = -Infinity;
+  #warnedFull = false;
 
   constructor(opts: IntegrationCacheOptions) {
     this.#opts = opts;
@@ -139,6 +150,9 @@ export class IntegrationCache {
     // The answer is as old as the request: Houston may have changed right after it read the integrations.
     const startedAt = this.#opts.clock.now();
     const p = this.#opts.source.lookup(appId).then((integrations) => {
+      // Re-inserted at the end, so the Map's order is the fetch order and the first entry the oldest.
+      this.#entries.delete(appId);
+      this.#evictToFit();
       this.#entries.set(appId, {
         integrations,
         fetchedAt: startedAt,
@@ -150,6 +164,23 @@ export class IntegrationCache {
     }).finally(() => this.#inFlight.delete(appId));
     this.#inFlight.set(appId, p);
     return p;
+  }
+
+  #evictToFit(): void {
+    const max = this.#opts.maxEntries ?? DEFAULT_MAX_ENTRIES;
+    if (this.#entries.size < max) return;
+    if (!this.#warnedFull) {
+      this.#warnedFull = true;
+      this.#opts.logger.warn("integration cache full: dropping the least recently fetched apps", {
+        maxEntries: max,
+        help: "many distinct appIds are being consumed; each dropped app costs one Houston lookup when it returns",
+      });
+    }
+    for (const key of this.#entries.keys()) {
+      this.#entries.delete(key);
+      this.#opts.events?.evicted?.(key);
+      if (this.#entries.size < max) return;
+    }
   }
 
   #serveStale(appId: string, err: unknown): Integration[] {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { ManualClock } from "../clock.ts";
-import { silentLogger } from "../log.ts";
+import { createLogger, silentLogger } from "../log.ts";
 import { HoustonError, type Integration, type IntegrationSource } from "./houston_client.ts";
 import { IntegrationCache } from "./integration_cache.ts";
 
@@ -124,4 +124,28 @@ Deno.test("IntegrationCache stores a lookup that started before an SSE gap as ex
   await cache.get("a");
   assert.equal(source.calls, 2, "the next message looks the app up again");
   assert.deepEqual(cache.peek("a"), [{ name: "Webhooks", topic: "webhooks" }], "a lookup after the gap is fresh");
+});
+
+Deno.test("IntegrationCache keeps at most maxEntries apps, dropping the least recently fetched, with one warning", async () => {
+  const source = new CountingSource();
+  const lines: string[] = [];
+  const evicted: string[] = [];
+  const cache = new IntegrationCache({
+    source,
+    clock: new ManualClock(0),
+    logger: createLogger({ write: (l) => lines.push(l) }),
+    ttlMs: undefined,
+    maxEntries: 3,
+    events: { evicted: (app) => evicted.push(app) },
+  });
+  for (const app of ["a", "b", "c", "d", "e"]) await cache.get(app);
+  assert.equal(cache.size, 3);
+  assert.deepEqual(evicted, ["a", "b"]);
+  assert.equal(cache.peek("a"), undefined);
+  assert.deepEqual(cache.peek("e"), [{ name: "Segment", topic: "segment" }]);
+  assert.equal(lines.filter((l) => l.includes("integration cache full")).length, 1);
+  // A dropped app is looked up again when it returns; a cached one is not.
+  await cache.get("a");
+  await cache.get("e");
+  assert.equal(source.calls, 6);
 });

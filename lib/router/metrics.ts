@@ -28,6 +28,8 @@ export interface RouterMetrics {
   cacheMiss: Counter;
   cacheUpdate: Counter;
   cacheStale: Counter;
+  /** Apps dropped from the integration cache to keep within its limit. */
+  cacheEvicted: Counter;
   sseClickstream: Counter;
   sseIgnored: Counter<"type">;
   bytesConsumed: Tally;
@@ -107,6 +109,10 @@ export function createRouterMetrics(registry: Registry, opts: { appLabels?: bool
     cacheMiss: counter("event_router_integration_cache_miss", "Integration cache misses"),
     cacheUpdate: counter("event_router_integration_cache_update", "Integration cache entries written from Houston"),
     cacheStale: counter("event_router_integration_cache_stale", "Lookups answered by a stale entry (refresh failed)"),
+    cacheEvicted: counter(
+      "event_router_integration_cache_evicted",
+      "Apps dropped from the integration cache to stay within its size limit",
+    ),
     sseClickstream: counter("event_router_sse_clickstream_messages_received", "SSE clickstream events received"),
     sseIgnored: counter("event_router_sse_ignored_messages", "SSE events of other types (heartbeat, ...)", ["type"]),
     bytesConsumed: tallied(registry, "event_router_bytes_consumed", "Bytes of message values consumed"),

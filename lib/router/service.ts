@@ -125,6 +125,7 @@ export async function startRouter(config: RouterConfig, deps: RouterDeps): Promi
       miss: () => metrics.cacheMiss.inc(),
       update: () => metrics.cacheUpdate.inc(),
       staleServed: () => metrics.cacheStale.inc(),
+      evicted: () => metrics.cacheEvicted.inc(),
     },
   });
 
