@@ -38,7 +38,9 @@ export function opsRoutes(
         const ok = Object.values(checks).every(Boolean);
         const details = opts.details?.();
         return jsonResponse(
-          details === undefined ? { ready: ok, checks } : { ready: ok, checks, details },
+          details === undefined || Object.keys(details).length === 0
+            ? { ready: ok, checks }
+            : { ready: ok, checks, details },
           ok ? 200 : 503,
         );
       }
