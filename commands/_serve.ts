@@ -43,11 +43,14 @@ export async function serveUntilSignal(opts: ServeOptions): Promise<number> {
   opts.stop?.addEventListener("abort", onStop, { once: true });
   const signal = waitForSignal(["SIGINT", "SIGTERM"], waiting.signal);
   let code = 0;
+  let configError: ConfigError | undefined;
   try {
     const reason = await (opts.fatal ? Promise.race([signal, opts.fatal]) : signal);
     opts.logger.info("shutting down", { reason });
   } catch (err) {
-    opts.logger.error("fatal error, shutting down", { error: errorMessage(err) });
+    // A configuration error found while starting (behind the open port) ends like any other: exit 2, listed.
+    if (err instanceof ConfigError) configError = err;
+    else opts.logger.error("fatal error, shutting down", { error: errorMessage(err) });
     code = 1;
   } finally {
     opts.stop?.removeEventListener("abort", onStop);
@@ -63,6 +66,7 @@ export async function serveUntilSignal(opts: ServeOptions): Promise<number> {
     code = 1;
   }
   await closing;
+  if (configError !== undefined) throw configError;
   return code;
 }
 

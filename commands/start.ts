@@ -64,13 +64,17 @@ export async function runRouter(
   for (const notice of config.notices ?? []) logger.warn(notice);
   // The service is loaded only by the command that runs it: each process keeps only its own dependencies.
   const { startRouter } = await import("../lib/router/service.ts");
-  const { startingHandler } = await import("../lib/router/http.ts");
+  const { startingHandler } = await import("../lib/http/ops.ts");
   const { createServiceRegistry } = await import("../lib/metrics.ts");
   const registry = createServiceRegistry("event_router");
   // The port opens first: /health answers while the router waits for Kafka and its consumer group.
   const giveUp = new AbortController();
   const starting = startRouter(config, { logger, registry, signal: giveUp.signal });
-  let handler = startingHandler(registry);
+  let handler = startingHandler(
+    registry,
+    { consumer: false },
+    "the router is starting: it has not joined its consumer group yet",
+  );
   const fatal = starting.then((router) => {
     handler = router.handler;
     return router.fatal;

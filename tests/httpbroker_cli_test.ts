@@ -196,3 +196,29 @@ Deno.test("httpbroker: a port in use and an empty --queue are configuration erro
     await redis.stop();
   }
 });
+
+Deno.test("httpbroker binds its port first: /health answers and /ready is 503 while Redis is not there yet", async () => {
+  const port = freePort();
+  const noRedis = freePort();
+  const broker = spawnEventRouter(
+    ["receiver", "httpbroker", "--port", `127.0.0.1:${port}`, "--server", `127.0.0.1:${noRedis}`],
+    baseEnv(),
+    { port },
+  );
+  try {
+    await waitForHttpOk(`http://127.0.0.1:${port}/health`, 30_000, "/health");
+    const ready = await fetch(`http://127.0.0.1:${port}/ready`);
+    assert.equal(ready.status, 503);
+    assert.equal((await ready.json()).checks.redis, false);
+    // Past the broker's 2 s wait for Redis, so its "not reachable yet" line is in the output too.
+    await new Promise((r) => setTimeout(r, 2_500));
+  } finally {
+    broker.kill("SIGTERM");
+  }
+  const { code, text } = await withTimeout(broker.exit(), 30_000, "the broker to exit");
+  assert.equal(code, 0, text);
+  // The port was open before the broker gave up waiting for Redis (2 s) and went on without it.
+  const listening = text.indexOf(" listening ");
+  const waited = text.indexOf("redis not reachable yet");
+  assert.ok(listening !== -1 && waited !== -1 && listening < waited, text);
+});

@@ -99,16 +99,30 @@ export async function runHttpBroker(
   // The service is loaded only by the command that runs it: each process keeps only its own dependencies.
   const { startHttpBroker } = await import("../../lib/httpbroker/service.ts");
   const { createServiceRegistry } = await import("../../lib/metrics.ts");
-  const broker = await startHttpBroker(config, { logger, registry: createServiceRegistry("httpbroker") });
+  const { startingHandler } = await import("../../lib/http/ops.ts");
+  const registry = createServiceRegistry("httpbroker");
+  // The port opens first: /health answers while the broker connects to Redis and loads its persisted states.
+  const starting = startHttpBroker(config, { logger, registry });
+  let handler = startingHandler(registry, { redis: false }, "the broker is starting: connecting to Redis");
+  // Rejects when start-up fails (a database Redis refuses: a configuration error, exit 2); never resolves otherwise.
+  const fatal = starting.then((broker) => {
+    handler = broker.handler;
+    return new Promise<never>(() => {});
+  });
+  fatal.catch(() => {}); // reported by serveUntilSignal
   return await serveUntilSignal({
     hostname: config.listen.hostname,
     port: config.listen.port,
     portSetting: "--port",
     logRequests: config.debug,
     tls: config.tls,
-    handler: broker.handler,
+    handler: (req) => handler(req),
     logger,
-    drain: () => broker.stop(),
+    fatal,
+    drain: async () => {
+      const broker = await starting.catch(() => undefined);
+      await broker?.stop();
+    },
     stop: opts.stop,
     onListen: opts.onListen,
   });

@@ -5,7 +5,7 @@
  */
 import type { Registry } from "prom-client";
 import { metricsResponse } from "../metrics.ts";
-import { jsonResponse } from "./errors.ts";
+import { errorResponse, HttpError, jsonResponse } from "./errors.ts";
 
 /** What `/ready` asks: each named dependency and whether it is usable now. */
 export type ReadinessCheck = () => Record<string, boolean>;
@@ -50,4 +50,23 @@ export function opsRoutes(
         return null;
     }
   };
+}
+
+/**
+ * What a service's port answers while the service is still starting (the port opens first): `/health` OK, so an
+ * orchestrator does not restart it, `/ready` 503 with `checks` (all false), `/metrics`, and 503 `starting` for the rest.
+ *
+ * @example
+ * ```ts
+ * let handler = startingHandler(registry, { redis: false }, "the broker is starting: connecting to Redis");
+ * starting.then((broker) => handler = broker.handler);
+ * ```
+ */
+export function startingHandler(
+  registry: Registry,
+  checks: Record<string, false>,
+  message: string,
+): (req: Request) => Promise<Response> {
+  const ops = opsRoutes({ registry, ready: () => checks });
+  return async (req) => (await ops(req)) ?? errorResponse(new HttpError(503, message, [], 0, { "retry-after": "1" }));
 }

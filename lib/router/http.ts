@@ -40,14 +40,3 @@ export function routerHandler(
     return errorResponse(new HttpError(404, `no route for ${req.method} ${path}`));
   };
 }
-
-/**
- * What the router's port answers while the router is still starting (joining its consumer group, waiting for
- * Kafka): `/health` OK, so an orchestrator does not restart it, `/ready` 503, `/metrics`, and 503 for the rest.
- */
-export function startingHandler(registry: Registry): (req: Request) => Promise<Response> {
-  const ops = opsRoutes({ registry, ready: () => ({ consumer: false }) });
-  return async (req) =>
-    (await ops(req)) ??
-      errorResponse(new HttpError(503, "the router is starting: it has not joined its consumer group yet"));
-}
