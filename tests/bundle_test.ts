@@ -65,7 +65,8 @@ Deno.test({
       ]).spawn();
       const stderr = new Response(child.stderr).text();
       const stdout = new Response(child.stdout).text();
-      const healthy = await waitForHttpOk(`http://127.0.0.1:${port}/health`, 20_000, "the bundled broker").then(
+      // /ready: the port opens before the broker has reached Redis, and states are taken once it has started.
+      const healthy = await waitForHttpOk(`http://127.0.0.1:${port}/ready`, 20_000, "the bundled broker").then(
         () => true,
         () => false,
       );
