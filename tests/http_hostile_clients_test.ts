@@ -6,7 +6,6 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { createHash } from "node:crypto";
 import { systemClock } from "../lib/clock.ts";
 import { createBrokerHandler } from "../lib/httpbroker/http.ts";
 import { createBrokerMetrics } from "../lib/httpbroker/metrics.ts";
@@ -15,7 +14,7 @@ import { ApiKeys } from "../lib/kcl/api_keys.ts";
 import { startKclProxy } from "../lib/kcl/service.ts";
 import { createLogger, type Logger } from "../lib/log.ts";
 import { createRegistry, type Registry } from "../lib/metrics.ts";
-import { kclTestConfig } from "./_harness/kcl.ts";
+import { apiKeyEntry, apiKeysFile, kclTestConfig } from "./_harness/kcl.ts";
 import { startKafka, uniqueTopic, withTimeout } from "./_harness/mod.ts";
 
 const TIMEOUT_MS = 1_500;
@@ -68,15 +67,7 @@ async function kclTarget(logger: Logger): Promise<Target> {
   const kafka = startKafka(1);
   const topic = uniqueTopic("hostile");
   kafka.createTopic(topic, 1);
-  const keys = JSON.stringify({
-    keys: [{
-      id: "h",
-      sha256: createHash("sha256").update(API_KEY).digest("hex"),
-      clientId: "H",
-      realms: ["prod"],
-      topics: ["hostile-*"],
-    }],
-  });
+  const keys = apiKeysFile(apiKeyEntry(API_KEY, { id: "h", clientId: "H", topics: ["hostile-*"] }));
   const registry = createRegistry();
   const proxy = await startKclProxy(kclTestConfig(kafka.brokers, { requestTimeoutMs: TIMEOUT_MS }), {
     logger,

@@ -6,7 +6,7 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { createHash } from "node:crypto";
+import { apiKeyEntry, apiKeysFile } from "./_harness/kcl.ts";
 import { Redis } from "ioredis";
 import { makeTestCerts, type TestCerts } from "./_harness/certs.ts";
 import {
@@ -152,15 +152,7 @@ Deno.test({
     const keysFile = `${certs.dir}/keys.json`;
     await Deno.writeTextFile(
       keysFile,
-      JSON.stringify({
-        keys: [{
-          id: "h",
-          sha256: createHash("sha256").update(API_KEY).digest("hex"),
-          clientId: "H",
-          realms: ["prod"],
-          topics: ["https-*"],
-        }],
-      }),
+      apiKeysFile(apiKeyEntry(API_KEY, { id: "h", clientId: "H", topics: ["https-*"] })),
     );
     using client = Deno.createHttpClient({ caCerts: [certs.ca] });
     const port = freePort();

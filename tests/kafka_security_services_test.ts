@@ -6,7 +6,6 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { createHash } from "node:crypto";
 import type { KafkaSecurityConfig } from "../lib/kafka/security.ts";
 import { ApiKeys } from "../lib/kcl/api_keys.ts";
 import { startKclProxy } from "../lib/kcl/service.ts";
@@ -14,7 +13,7 @@ import { startRouter } from "../lib/router/service.ts";
 import { makeTestCerts } from "./_harness/certs.ts";
 import { FakeHouston, routerTestConfig } from "./_harness/houston.ts";
 import { startKafkaGateway } from "./_harness/kafka_gateway.ts";
-import { kclTestConfig, postEvents } from "./_harness/kcl.ts";
+import { apiKeyEntry, apiKeysFile, kclTestConfig, postEvents } from "./_harness/kcl.ts";
 import {
   kcatProduce,
   kcatRead,
@@ -55,15 +54,7 @@ for (const producerThread of ["worker", "main"] as const) {
         sasl: { mechanism: "PLAIN", username: "api-key", password: PASSWORD },
       };
       const logger = testLogger();
-      const keys = JSON.stringify({
-        keys: [{
-          id: "sec",
-          sha256: createHash("sha256").update(API_KEY).digest("hex"),
-          clientId: "SEC",
-          realms: ["prod"],
-          topics: ["kcl-sasl-*"],
-        }],
-      });
+      const keys = apiKeysFile(apiKeyEntry(API_KEY, { id: "sec", clientId: "SEC", topics: ["kcl-sasl-*"] }));
       const proxy = await startKclProxy(kclTestConfig(gw.brokers, { kafkaSecurity: security }), {
         logger,
         keys: ApiKeys.fromText(keys, logger),

@@ -5,22 +5,13 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { createHash } from "node:crypto";
-import { kclTestConfig } from "./_harness/kcl.ts";
+import { apiKeyEntry, apiKeysFile, kclTestConfig } from "./_harness/kcl.ts";
 import { ApiKeys } from "../lib/kcl/api_keys.ts";
 import { type KclProxy, startKclProxy } from "../lib/kcl/service.ts";
 import { kcatRead, startKafka, testLogger, uniqueTopic } from "./_harness/mod.ts";
 
 const API_KEY = "k-body-0123456789";
-const KEYS_FILE = JSON.stringify({
-  keys: [{
-    id: "body",
-    sha256: createHash("sha256").update(API_KEY).digest("hex"),
-    clientId: "BODY",
-    realms: ["prod"],
-    topics: ["kcl-*"],
-  }],
-});
+const KEYS_FILE = apiKeysFile(apiKeyEntry(API_KEY, { id: "body", clientId: "BODY", topics: ["kcl-*"] }));
 
 interface Answer {
   status: number;

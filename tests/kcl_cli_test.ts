@@ -5,13 +5,13 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { createHash } from "node:crypto";
+import { apiKeyEntry } from "./_harness/kcl.ts";
 import { kcatRead, startKafka, uniqueTopic, waitUntil, withTimeout } from "./_harness/mod.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
 
 function keyEntry(id: string, key: string, clientId: string, topics: string[]) {
-  return { id, sha256: createHash("sha256").update(key).digest("hex"), clientId, realms: ["prod"], topics };
+  return apiKeyEntry(key, { id, clientId, topics });
 }
 
 /** Collects a child's stderr lines and resolves the listen address from its "listening" log line. */

@@ -4,7 +4,7 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { createHash } from "node:crypto";
+import { apiKeyEntry, apiKeysFile } from "./_harness/kcl.ts";
 import {
   baseEnv,
   freePort,
@@ -30,15 +30,7 @@ for (const kafkaUp of [true, false]) {
       const keysFile = `${dir}/keys.json`;
       await Deno.writeTextFile(
         keysFile,
-        JSON.stringify({
-          keys: [{
-            id: "x",
-            sha256: createHash("sha256").update(API_KEY).digest("hex"),
-            clientId: "X",
-            realms: ["prod"],
-            topics: ["exit-*"],
-          }],
-        }),
+        apiKeysFile(apiKeyEntry(API_KEY, { id: "x", clientId: "X", topics: ["exit-*"] })),
       );
       const port = freePort();
       const proxy = spawnEventRouter(["kcl-proxy"], {

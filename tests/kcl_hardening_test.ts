@@ -4,9 +4,8 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { createHash } from "node:crypto";
 import { systemClock } from "../lib/clock.ts";
-import { kclTestConfig } from "./_harness/kcl.ts";
+import { apiKeyEntry, apiKeysFile, kclTestConfig } from "./_harness/kcl.ts";
 import { HttpError } from "../lib/http/errors.ts";
 import { createLogger } from "../lib/log.ts";
 import { ProducerWorker } from "../lib/kafka/worker_producer.ts";
@@ -20,15 +19,7 @@ import { kcatRead, startKafka, testLogger, uniqueTopic, waitUntil, withTimeout }
 import { startWebhookServer } from "./_harness/webhook.ts";
 
 const API_KEY = "k-review-0123456789";
-const KEYS_FILE = JSON.stringify({
-  keys: [{
-    id: "review",
-    sha256: createHash("sha256").update(API_KEY).digest("hex"),
-    clientId: "REVIEW",
-    realms: ["prod"],
-    topics: ["kcl-*"],
-  }],
-});
+const KEYS_FILE = apiKeysFile(apiKeyEntry(API_KEY, { id: "review", clientId: "REVIEW", topics: ["kcl-*"] }));
 
 Deno.test(
   "a request whose body arrives after shutdown began is refused with 503, not accepted and lost",

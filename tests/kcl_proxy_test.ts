@@ -4,8 +4,7 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { createHash } from "node:crypto";
-import { kclTestConfig } from "./_harness/kcl.ts";
+import { apiKeyEntry, kclTestConfig } from "./_harness/kcl.ts";
 import type { KclProxyConfig } from "../lib/config/kcl_proxy.ts";
 import { ApiKeys } from "../lib/kcl/api_keys.ts";
 import type { ClassLimits } from "../lib/kcl/priority_batcher.ts";
@@ -30,14 +29,12 @@ const WEBHOOK_SECRET = "whsec-test";
 
 const KEYS_FILE = JSON.stringify({
   keys: [
-    {
+    apiKeyEntry(API_KEY, {
       id: "incrowd-prod",
-      sha256: createHash("sha256").update(API_KEY).digest("hex"),
       clientId: "INCROWD",
-      realms: ["prod"],
       topics: ["rules-engine.raw.INCROWD", "kcl-*"],
       webhookSecret: WEBHOOK_SECRET,
-    },
+    }),
     { id: "other", key: PLAIN_KEY, clientId: "OTHER", realms: ["dev"], topics: ["other.*"] },
   ],
 });

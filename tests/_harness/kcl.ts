@@ -3,6 +3,7 @@
  * defaults otherwise; each test overrides what it is about.
  * @module
  */
+import { createHash } from "node:crypto";
 import type { KclProxyConfig } from "../../lib/config/kcl_proxy.ts";
 
 /** A config for a proxy producing to `bootstrapServers`, with `overrides` applied. */
@@ -60,4 +61,39 @@ export function postEvents(
       body: JSON.stringify(body),
     }),
   );
+}
+
+/** What an API key may do: its id, the client it sends as, its realms (default `prod`) and topics. */
+export interface KeyGrant {
+  id: string;
+  clientId: string;
+  topics: string[];
+  realms?: string[];
+  webhookSecret?: string;
+}
+
+/**
+ * One entry of an API keys file for `key`, stored as its sha-256 (as operators are told to).
+ *
+ * @example
+ * ```ts
+ * const text = apiKeysFile(apiKeyEntry("k-0123456789", { id: "a", clientId: "A", topics: ["a-*"] }));
+ * ```
+ */
+export function apiKeyEntry(key: string, grant: KeyGrant): Record<string, unknown> {
+  const { id, clientId, topics, realms = ["prod"], webhookSecret } = grant;
+  const entry: Record<string, unknown> = {
+    id,
+    sha256: createHash("sha256").update(key).digest("hex"),
+    clientId,
+    realms,
+    topics,
+  };
+  if (webhookSecret !== undefined) entry.webhookSecret = webhookSecret;
+  return entry;
+}
+
+/** The text of an API keys file holding `entries`. */
+export function apiKeysFile(...entries: Record<string, unknown>[]): string {
+  return JSON.stringify({ keys: entries });
 }
