@@ -246,7 +246,8 @@ export function toCachedState(posted: PostedState, receivedAt: number): CachedSt
     if (value !== undefined) (flapjack ??= {})[field] = value;
   }
   // Field order is Flapjack's event order; JSON.stringify drops the optional fields that are absent. Flapjack's own
-  // fields come before `time`, which submissionJson relies on.
+  // fields come before `time`, which submissionJson relies on. One plain literal (no spread): V8 builds it far faster,
+  // and this runs once per posted event.
   const json = JSON.stringify({
     entity: posted.entity,
     check: posted.check,
@@ -256,7 +257,11 @@ export function toCachedState(posted: PostedState, receivedAt: number): CachedSt
     details: posted.details,
     tags: posted.tags,
     perfdata: posted.perfdata,
-    ...flapjack,
+    initial_failure_delay: posted.initial_failure_delay,
+    repeat_failure_delay: posted.repeat_failure_delay,
+    initial_recovery_delay: posted.initial_recovery_delay,
+    acknowledgement_id: posted.acknowledgement_id,
+    duration: posted.duration,
     time,
     ttl: posted.ttl,
   });
@@ -270,7 +275,7 @@ export function toCachedState(posted: PostedState, receivedAt: number): CachedSt
     details: posted.details,
     tags: posted.tags,
     perfdata: posted.perfdata,
-    ...(flapjack === undefined ? {} : { flapjack }),
+    flapjack,
     time,
     ttl: posted.ttl,
     json,

@@ -190,7 +190,7 @@ export function createBrokerHandler(deps: BrokerHttpDeps): (req: Request) => Pro
         res = await answer(cached, text, wantsJson);
       } else {
         const cached = prepare(one, Math.floor(clock.now() / 1000));
-        if (store.size >= store.maxStates && store.get(cached.key) === undefined) throw full();
+        if (!store.admitsOne(cached.key)) throw full();
         cacheOne(cached);
         ok++;
         const text = `Caching state: ${cached.json}\n`;

@@ -137,9 +137,10 @@ export class StatePersistence {
       const answer = (persisted: boolean) => {
         for (const w of waiters) w(persisted);
       };
-      if (this.#stopped || !this.#o.connected()) {
+      // Answers already waiting when the broker stops still get their write (the final flush would make it anyway).
+      if (!this.#o.connected()) {
         answer(false);
-        return;
+        continue;
       }
       const keys = this.#o.store.takeDirty();
       if (keys.length === 0) {
@@ -174,8 +175,6 @@ export class StatePersistence {
     this.#stopped = true;
     if (this.#timer !== undefined) this.#o.clock.clearTimeout(this.#timer);
     this.#timer = undefined;
-    // The final flush writes what they wait for and answers them; without Redis there will be none.
-    if (!this.#o.connected()) { for (const w of this.#waiters.splice(0)) w(false); }
   }
 
   #schedule(): void {

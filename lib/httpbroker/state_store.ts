@@ -26,7 +26,12 @@ export class StateStore {
     this.maxStates = maxStates;
   }
 
-  /** Whether the distinct `keys` can be cached: updates always fit, new checks only within {@link maxStates}. */
+  /** Whether `key` can be cached: an update always fits, a new check only within {@link maxStates}. */
+  admitsOne(key: string): boolean {
+    return this.#states.size < this.maxStates || this.#states.has(key);
+  }
+
+  /** Whether the distinct `keys` can all be cached (the rule of {@link admitsOne}, for a bulk request). */
   admits(keys: Iterable<string>): boolean {
     let room = this.maxStates - this.#states.size;
     for (const key of keys) {
