@@ -83,9 +83,23 @@ export const kclProxyCommand: Command = {
       });
     }
     const { createServiceRegistry } = await import("../lib/metrics.ts");
-    const proxy = await startKclProxy(config, { logger, registry: createServiceRegistry("kcl") });
+    const { startingHandler } = await import("../lib/http/ops.ts");
+    const registry = createServiceRegistry("kcl");
+    // The port opens first: /health answers while the API keys load and the producers start.
+    const starting = startKclProxy(config, { logger, registry });
+    let handler = startingHandler(
+      registry,
+      { kafka: false },
+      "the proxy is starting: its Kafka producers are not up yet",
+    );
+    const fatal = starting.then((proxy) => {
+      handler = proxy.handler;
+      return proxy.fatal;
+    });
+    fatal.catch(() => {}); // reported by serveUntilSignal when it comes first; ignored once shutting down
     const onHup = () => {
-      proxy.reloadKeys().catch((err) => logger.error("API keys reload failed", { error: errorMessage(err) }));
+      starting.then((proxy) => proxy.reloadKeys())
+        .catch((err) => logger.error("API keys reload failed", { error: errorMessage(err) }));
     };
     Deno.addSignalListener("SIGHUP", onHup);
     try {
@@ -95,10 +109,12 @@ export const kclProxyCommand: Command = {
         portSetting: "KCL_PORT (--port)",
         logRequests: config.debug,
         tls: config.tls,
-        handler: proxy.handler,
+        handler: (req) => handler(req),
         logger,
-        fatal: proxy.fatal,
+        fatal,
         drain: async () => {
+          const proxy = await starting.catch(() => undefined);
+          if (proxy === undefined) return 1;
           const report = await proxy.stop();
           // Exit 0 promises that everything accepted reached Kafka; the rest went to failure webhooks (or the log).
           return report.flushed && report.unproduced === 0 ? 0 : EXIT_UNPRODUCED;

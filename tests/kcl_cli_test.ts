@@ -146,3 +146,66 @@ Deno.test(
     }
   },
 );
+
+Deno.test("kcl-proxy opens its port first: /health answers and /ready is 503 while its API keys still load", async () => {
+  // A large keys file makes the start-up window wide enough to look into (loading it takes a noticeable time).
+  const dir = await Deno.makeTempDir();
+  const keysFile = `${dir}/keys.json`;
+  const entries: string[] = [];
+  for (let i = 0; i < 150_000; i++) {
+    entries.push(JSON.stringify(keyEntry(`k${i}`, `key-${i}`, `client-${i}`, ["events"])));
+  }
+  await Deno.writeTextFile(keysFile, `{"keys":[${entries.join(",")}]}`);
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", MAIN, "kcl-proxy", "--port", "0", "--host", "127.0.0.1"],
+    // Nothing listens on port 1: Kafka stays unreachable, which must not hold the port back either.
+    env: { KCL_BOOTSTRAP_SERVERS: "127.0.0.1:1", KCL_API_KEYS_FILE: keysFile },
+    clearEnv: true,
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  const err = watchStderr(child.stderr);
+  try {
+    const address = await withTimeout(err.address, 60_000, "the listening line");
+    const seen: string[] = [];
+    await waitUntil(
+      async () => {
+        const health = await fetch(`http://${address}/health`);
+        await health.body?.cancel();
+        const ready = await fetch(`http://${address}/ready`);
+        const body = await ready.json() as { ready: boolean; checks: Record<string, boolean> };
+        const events = await fetch(`http://${address}/events`, { method: "POST", body: "[]" });
+        const eventsBody = await events.text();
+        seen.push(`${health.status} ${ready.status} ${events.status}`);
+        if (events.status === 503) {
+          assert.equal(health.status, 200);
+          assert.equal(ready.status, 503);
+          assert.deepEqual(body, { ready: false, checks: { kafka: false } });
+          assert.match(eventsBody, /the proxy is starting/);
+          return true;
+        }
+        return false;
+      },
+      5_000,
+      "a request answered while the proxy is still starting",
+    );
+    // Then the proxy proper answers (401 without an API key); Kafka is still down, so /ready stays 503.
+    await waitUntil(
+      async () => {
+        const res = await fetch(`http://${address}/events`, { method: "POST", body: "[]" });
+        await res.body?.cancel();
+        return res.status === 401;
+      },
+      60_000,
+      "the proxy's own answer after start-up",
+    );
+    const ready = await fetch(`http://${address}/ready`);
+    await ready.body?.cancel();
+    assert.equal(ready.status, 503);
+  } finally {
+    child.kill("SIGTERM");
+    await child.status;
+    await err.done;
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -61,6 +61,10 @@ Deno.test({
     const { code, text: log } = await withTimeout(router.exit(), 30_000, "the router to exit");
     assert.equal(code, 0, log.slice(-2000));
     assert.match(log, /waiting for Kafka: no broker accepted us; retrying.*"brokers":\["127\.0\.0\.1:\d+"\]/);
+    // Each line about the outage says what to check, naming the setting.
+    for (const line of log.split("\n").filter((l) => /waiting for Kafka|cannot join the consumer group yet/.test(l))) {
+      assert.match(line, /"check":"[^"]*ER_BOOTSTRAP_SERVERS/, line);
+    }
     assert.match(log, /"msg":"still joining the consumer group","groupId":"[^"]+","waitedSeconds":[5-9]/);
     assert.match(log, /"msg":"router started","joinedAfterSeconds":\d+/);
   },

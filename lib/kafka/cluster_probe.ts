@@ -8,6 +8,7 @@
 import { type Clock, systemClock, type TimerId } from "../clock.ts";
 import type { Logger } from "../log.ts";
 import { errorMessage } from "../log.ts";
+import { kafkaCheck } from "./diagnosis.ts";
 import { BrokerConnection, type BrokerSecurity } from "./wire/connection.ts";
 import { decodeMetadata, encodeMetadata } from "./wire/protocol.ts";
 
@@ -23,6 +24,8 @@ export interface ClusterProbeOptions {
   intervalMs?: number;
   /** Connect (and TLS/SASL) and answer timeout of one probe (default 3000 ms). */
   timeoutMs?: number;
+  /** How the operator sets the brokers (`KCL_BOOTSTRAP_SERVERS`), named in the advice of a failure line. */
+  brokersSetting?: string;
 }
 
 /**
@@ -125,7 +128,8 @@ export class ClusterProbe {
         cause = errorMessage(err);
       }
     }
-    this.#failed(cause);
+    // A probe cut short by stop() is no news about Kafka.
+    if (!this.#stopped) this.#failed(cause);
     return false;
   }
 
@@ -152,11 +156,13 @@ export class ClusterProbe {
         brokers: this.#opts.brokers,
         attempt: this.#failures,
         error: cause,
+        check: kafkaCheck(cause, this.#opts.brokersSetting),
       });
     } else if (wasReady || cause !== this.#lastCause) {
       this.#log.error("Kafka unreachable: no broker accepted us; /ready answers 503 until one does", {
         brokers: this.#opts.brokers,
         error: cause,
+        check: kafkaCheck(cause, this.#opts.brokersSetting),
       });
     }
     this.#lastCause = cause;

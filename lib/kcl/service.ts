@@ -117,6 +117,7 @@ export async function startKclProxy(config: KclProxyConfig, deps: KclProxyDeps):
     clock,
     security,
     intervalMs: deps.kafkaProbeIntervalMs,
+    brokersSetting: "KCL_BOOTSTRAP_SERVERS",
   });
   probe.start();
   let producers: Producers;

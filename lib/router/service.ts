@@ -12,6 +12,7 @@ import { AckConsumer, type UndecodableBatchError } from "../kafka/kafkajs/consum
 import { WireProducer } from "../kafka/wire_producer.ts";
 import { brokerSecurity, tokenSource } from "../kafka/security.ts";
 import { ClusterProbe } from "../kafka/cluster_probe.ts";
+import { kafkaCheck } from "../kafka/diagnosis.ts";
 import type { Logger } from "../log.ts";
 import { errorMessage } from "../log.ts";
 import { createRegistry, type Registry } from "../metrics.ts";
@@ -35,6 +36,9 @@ import { SseSubscriber } from "./sse_subscriber.ts";
 
 /** How often a consumer-group join in progress is reported. */
 const JOIN_PROGRESS_MS = 5_000;
+
+/** How an operator sets the router's brokers, named in the advice of a Kafka failure line. */
+const BROKERS_SETTING = "ER_BOOTSTRAP_SERVERS";
 /** What the caller provides besides the config. */
 export interface RouterDeps {
   logger: Logger;
@@ -163,6 +167,7 @@ export async function startRouter(config: RouterConfig, deps: RouterDeps): Promi
     logger,
     clock,
     security: wireSecurity,
+    brokersSetting: BROKERS_SETTING,
   });
   probe.start();
   const batcher = new ProduceBatcher(producer);
@@ -286,6 +291,7 @@ export async function startRouter(config: RouterConfig, deps: RouterDeps): Promi
           attempt,
           retryInMs: delay,
           error: cause,
+          check: kafkaCheck(cause, BROKERS_SETTING),
         });
       }
       if (givingUp || !await clock.sleep(delay, deps.signal).then(() => true, () => false)) {
