@@ -57,20 +57,33 @@ export const FLAPJACK_FIELDS = [
 /** Values of {@link FLAPJACK_FIELDS} an event carried. */
 export type FlapjackFields = Partial<Record<typeof FLAPJACK_FIELDS[number], number | string>>;
 
-/** Every field the broker knows; others are ignored (as Go's decoder does), counted and logged at debug. */
-export const KNOWN_FIELDS: ReadonlySet<string> = new Set([
+/**
+ * The fields of a check state before `time` and `ttl`, in Flapjack's event order: the one list of them. The cached
+ * JSON (answered, persisted, submitted) carries them in this order ({@link toCachedState}'s serializer is typed
+ * against it), then `time` and `ttl`; the fast path and the known-field check are built from it.
+ */
+export const STATE_FIELDS = [
   "entity",
   "check",
+  "type",
   "state",
   "summary",
   "details",
-  "perfdata",
-  "type",
   "tags",
-  "time",
-  "ttl",
+  "perfdata",
   ...FLAPJACK_FIELDS,
-]);
+] as const;
+
+/** One of {@link STATE_FIELDS}. */
+export type StateField = typeof STATE_FIELDS[number];
+
+/** Every field the broker knows; others are ignored (as Go's decoder does), counted and logged at debug. */
+export const KNOWN_FIELDS: ReadonlySet<string> = new Set([...STATE_FIELDS, "time", "ttl"]);
+
+/** The fields {@link fastParsePostedState} handles itself; an event with any other goes to zod. */
+const FAST_PATH_FIELDS: ReadonlySet<string> = new Set(
+  [...STATE_FIELDS, "time", "ttl"].filter((f) => !(FLAPJACK_FIELDS as readonly string[]).includes(f)),
+);
 
 /**
  * The body of one posted event: Flapjack's event fields plus `ttl`; unknown fields are dropped (see
@@ -111,25 +124,9 @@ export type PostedState = z.output<typeof postedStateSchema>;
 export function fastParsePostedState(input: unknown): PostedState | undefined {
   if (typeof input !== "object" || input === null || Array.isArray(input)) return undefined;
   const o = input as Record<string, unknown>;
-  // Every own key must be a known field. A switch (not a lookup object) so "__proto__", "constructor" or
-  // "toString" can never match an inherited property; any unknown key falls back to zod, which names it.
-  for (const key in o) {
-    switch (key) {
-      case "entity":
-      case "check":
-      case "state":
-      case "summary":
-      case "details":
-      case "perfdata":
-      case "type":
-      case "tags":
-      case "time":
-      case "ttl":
-        continue;
-      default:
-        return undefined;
-    }
-  }
+  // Every own key must be a field this path handles. A Set (not a lookup object), so "__proto__", "constructor" or
+  // "toString" can never match an inherited property; any other key falls back to zod, which names or ignores it.
+  for (const key in o) if (!FAST_PATH_FIELDS.has(key)) return undefined;
   const { entity, check, summary, details, perfdata, type, tags, time, ttl } = o;
   if (typeof entity !== "string" || entity.length === 0) return undefined;
   if (typeof check !== "string" || check.length === 0) return undefined;
@@ -225,11 +222,14 @@ export interface CachedState {
   /** Seconds after `time` it is stale; negative = never. */
   readonly ttl: number;
   /**
-   * The state as JSON, time and ttl included: what `Caching state:` prints and what is persisted. Built once per
-   * posted event (one `JSON.stringify`, the request's largest cost after parsing), and the Redis payload of every
-   * submission is cut from it (see {@link submissionJson}) rather than serialised again.
+   * The state as JSON: {@link STATE_FIELDS} in order, then `time` and `ttl`. What `Caching state:` prints, what is
+   * persisted and what `GET /state` shows. Built once per posted event (one `JSON.stringify`, the request's largest
+   * cost after parsing), and the Redis payload of every submission is cut from it (see {@link submissionJson}) rather
+   * than serialised again.
    */
   readonly json: string;
+  /** Where `,"time":` starts in {@link json}: everything before it is the submission's head. */
+  readonly timeAt: number;
 }
 
 /** `entity:check`, the key Flapjack and the original broker used. */
@@ -245,10 +245,10 @@ export function toCachedState(posted: PostedState, receivedAt: number): CachedSt
     const value = posted[field];
     if (value !== undefined) (flapjack ??= {})[field] = value;
   }
-  // Field order is Flapjack's event order; JSON.stringify drops the optional fields that are absent. Flapjack's own
-  // fields come before `time`, which submissionJson relies on. One plain literal (no spread): V8 builds it far faster,
-  // and this runs once per posted event.
-  const json = JSON.stringify({
+  // Typed against STATE_FIELDS, so a field added there must be added here (its order is checked by a unit test);
+  // JSON.stringify drops the optional fields that are absent. One plain literal, not a loop over the list: V8
+  // builds and serialises it about three times faster (measured), and this runs once per posted event.
+  const fields: { [F in StateField]: PostedState[F] } = {
     entity: posted.entity,
     check: posted.check,
     type: posted.type,
@@ -262,9 +262,10 @@ export function toCachedState(posted: PostedState, receivedAt: number): CachedSt
     initial_recovery_delay: posted.initial_recovery_delay,
     acknowledgement_id: posted.acknowledgement_id,
     duration: posted.duration,
-    time,
-    ttl: posted.ttl,
-  });
+  };
+  const head = JSON.stringify(fields);
+  const timeAt = head.length - 1;
+  const json = `${head.slice(0, timeAt)},"time":${time},"ttl":${posted.ttl}}`;
   return {
     key: stateKey(posted.entity, posted.check),
     entity: posted.entity,
@@ -279,37 +280,22 @@ export function toCachedState(posted: PostedState, receivedAt: number): CachedSt
     time,
     ttl: posted.ttl,
     json,
+    timeAt,
   };
 }
-
-/** `,"time":` occurs in a state's JSON only where the time field starts: quotes inside strings are escaped. */
-const TIME_FIELD = ',"time":';
 
 /**
  * The Redis payload of a fresh state at `nowSeconds`: its JSON with the time replaced and no ttl
- * (`{"entity",...,"perfdata","time"}`). A slice and a concatenation, so a submit run over 100 000 states never
+ * (`{"entity",...,"duration","time"}`). A slice and a concatenation, so a submit run over 100 000 states never
  * serialises an event.
  */
 export function submissionJson(s: CachedState, nowSeconds: number): string {
-  return `${s.json.slice(0, s.json.lastIndexOf(TIME_FIELD) + TIME_FIELD.length)}${nowSeconds}}`;
+  return `${s.json.slice(0, s.timeAt)},"time":${nowSeconds}}`;
 }
 
-/** The cached state as a plain object (for `GET /state`). */
+/** The cached state as a plain object (for `GET /state`): its JSON read back, so both always agree. */
 export function cachedStateObject(s: CachedState): Record<string, unknown> {
-  const out: Record<string, unknown> = {
-    entity: s.entity,
-    check: s.check,
-    type: s.type,
-    state: s.state,
-    summary: s.summary,
-  };
-  if (s.details !== undefined) out.details = s.details;
-  if (s.tags !== undefined) out.tags = s.tags;
-  if (s.perfdata !== undefined) out.perfdata = s.perfdata;
-  Object.assign(out, s.flapjack);
-  out.time = s.time;
-  out.ttl = s.ttl;
-  return out;
+  return JSON.parse(s.json);
 }
 
 /**

@@ -4,6 +4,7 @@
  * @module
  */
 import { Redis } from "ioredis";
+import { backoffDelay } from "../backoff.ts";
 import { errorMessage } from "../log.ts";
 import type { RedisCommand, RedisLink, RedisLinkEvents, RedisLinkOptions, RedisRefusal } from "./redis_link.ts";
 
@@ -31,7 +32,7 @@ export class DirectRedisLink implements RedisLink {
       autoResendUnfulfilledCommands: false,
       commandTimeout: 10_000,
       connectTimeout: 2_000,
-      retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 10), maxBackoff),
+      retryStrategy: (times) => backoffDelay(times + 1, { initialMs: 50, maxMs: maxBackoff }),
     });
   }
 

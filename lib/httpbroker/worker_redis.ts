@@ -4,6 +4,7 @@
  * A worker that dies is replaced; until the new one connects, commands fail like they do while Redis is down.
  * @module
  */
+import { Backoff, MAX_BACKOFF_MS } from "../backoff.ts";
 import type { Logger } from "../log.ts";
 import { errorMessage } from "../log.ts";
 import type {
@@ -37,8 +38,6 @@ export interface WorkerRedisOptions {
   callTimeoutMs?: number;
 }
 
-const MAX_RESTART_DELAY_MS = 30_000;
-
 interface Pending {
   resolve: (value: unknown) => void;
   reject: (err: Error) => void;
@@ -60,14 +59,15 @@ export class WorkerRedisLink implements RedisLink {
   #initialised = false;
   #closed = false;
   #restartTimer: ReturnType<typeof setTimeout> | undefined;
-  #restartDelayMs: number;
+  /** Waits before replacing a dead worker: doubling while replacements die before they connect. */
+  readonly #restarts: Backoff;
 
   private constructor(worker: Worker, options: RedisLinkOptions, o: WorkerRedisOptions) {
     this.#worker = worker;
     this.#options = options;
     this.#o = o;
     this.#callTimeoutMs = o.callTimeoutMs ?? 30_000;
-    this.#restartDelayMs = o.restartDelayMs ?? 1000;
+    this.#restarts = new Backoff({ initialMs: o.restartDelayMs ?? 1000, maxMs: MAX_BACKOFF_MS });
   }
 
   /**
@@ -167,7 +167,7 @@ export class WorkerRedisLink implements RedisLink {
         return;
       }
       case "ready":
-        this.#restartDelayMs = this.#o.restartDelayMs ?? 1000;
+        this.#restarts.reset();
         this.#events?.ready();
         return;
       case "closed":
@@ -199,15 +199,16 @@ export class WorkerRedisLink implements RedisLink {
     this.#failPending(reason);
     // Before the first init answered, start() reports the worker unavailable; after close() nothing is replaced.
     if (!this.#initialised || this.#closed) return;
-    this.#o.logger.error(`${reason}; replacing it`, { inMs: this.#restartDelayMs });
+    const delay = this.#restarts.next();
+    this.#o.logger.error(`${reason}; replacing it`, { inMs: delay });
     this.#events?.closed();
-    this.#scheduleRestart();
+    this.#scheduleRestart(delay);
   }
 
-  #scheduleRestart(): void {
+  /** Replaces the worker after `delay` (by default the next wait of the restart backoff). */
+  #scheduleRestart(delay?: number): void {
     if (this.#restartTimer !== undefined || this.#closed) return;
-    const delay = this.#restartDelayMs;
-    this.#restartDelayMs = Math.min(delay * 2, MAX_RESTART_DELAY_MS);
+    const wait = delay ?? this.#restarts.next();
     this.#restartTimer = setTimeout(() => {
       this.#restartTimer = undefined;
       if (this.#closed) return;
@@ -222,6 +223,6 @@ export class WorkerRedisLink implements RedisLink {
       this.#init().catch(() => {});
       // Right behind init, so no command reaches the new worker's client before its events are wired.
       if (this.#events !== undefined) this.#post({ t: "start" });
-    }, delay);
+    }, wait);
   }
 }

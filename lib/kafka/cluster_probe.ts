@@ -6,6 +6,7 @@
  * @module
  */
 import { type Clock, systemClock, type TimerId } from "../clock.ts";
+import { backoffDelay, RECONNECT_BACKOFF } from "../backoff.ts";
 import type { Logger } from "../log.ts";
 import { errorMessage } from "../log.ts";
 import { kafkaCheck } from "./diagnosis.ts";
@@ -93,7 +94,7 @@ export class ClusterProbe {
     this.#running = this.#probe().then((ok) => {
       if (this.#stopped) return;
       const interval = this.#opts.intervalMs ?? 5_000;
-      const delay = ok ? interval : Math.min(interval, 1_000 * 2 ** Math.min(this.#failures - 1, 10));
+      const delay = ok ? interval : Math.min(interval, backoffDelay(this.#failures, RECONNECT_BACKOFF));
       this.#timer = this.#clock.setTimeout(() => this.#tick(), delay);
     });
   }

@@ -6,6 +6,7 @@
  * records land on the partition kafkajs and the Java client pick ({@link choosePartition}).
  * @module
  */
+import { backoffDelay } from "../backoff.ts";
 import { type Clock, systemClock } from "../clock.ts";
 import type { Logger } from "../log.ts";
 import { errorMessage } from "../log.ts";
@@ -435,9 +436,13 @@ export class WireProducer {
     const p = this.#opts.retry ?? {};
     const initial = p.initialRetryTime ?? 300;
     const max = p.maxRetryTime ?? 30_000;
-    const factor = p.factor ?? 0.2;
-    const base = Math.min(initial * (p.multiplier ?? 2) ** attempt, max);
-    const random = this.#opts.random ?? Math.random;
-    return Math.round(base * (1 - factor + 2 * factor * random()));
+    // kafkajs's retry settings and jitter (`factor`), so options written for kafkajs mean the same here.
+    return backoffDelay(attempt + 1, {
+      initialMs: initial,
+      maxMs: max,
+      multiplier: p.multiplier ?? 2,
+      jitter: p.factor ?? 0.2,
+      random: this.#opts.random,
+    });
   }
 }

@@ -4,6 +4,7 @@
  * @module
  */
 import { createHmac } from "node:crypto";
+import { MAX_BACKOFF_MS, retry } from "../backoff.ts";
 import type { Clock, TimerId } from "../clock.ts";
 import type { Logger } from "../log.ts";
 import { errorMessage } from "../log.ts";
@@ -113,29 +114,35 @@ export class WebhookNotifier {
     const body = JSON.stringify({ failures });
     const headers: Record<string, string> = { "content-type": "application/json" };
     if (secret !== undefined) headers["kcl-signature"] = signWebhookBody(body, secret);
-    const tries = this.#opts.tries ?? 3;
-    let wait = this.#opts.backoffMs ?? 500;
-    for (let attempt = 1; attempt <= tries; attempt++) {
-      const problem = await this.#attempt(url, headers, body);
-      if (problem === null) {
-        this.#opts.metrics?.webhookCalls.labels("ok").inc();
-        this.#log.info("failure webhook delivered", { host: safeHost(url), failures: failures.length, attempt });
-        return;
-      }
-      if (attempt < tries) {
-        this.#opts.metrics?.webhookCalls.labels("retry").inc();
-        this.#log.warn("failure webhook attempt failed; retrying", { host: safeHost(url), attempt, error: problem });
-        await this.#opts.clock.sleep(wait);
-        wait *= 2;
-      } else {
-        this.#opts.metrics?.webhookCalls.labels("failed").inc();
-        this.#log.error("failure webhook gave up", {
-          host: safeHost(url),
-          failures: failures.length,
-          requestIds: failures.map((f) => f.requestId).filter((id) => id !== undefined).slice(0, 50),
-          error: problem,
-        });
-      }
+    try {
+      const attempt = await retry(async (attempt) => {
+        const problem = await this.#attempt(url, headers, body);
+        if (problem !== null) throw new Error(problem);
+        return attempt;
+      }, {
+        initialMs: this.#opts.backoffMs ?? 500,
+        maxMs: MAX_BACKOFF_MS,
+        maxAttempts: this.#opts.tries ?? 3,
+        clock: this.#opts.clock,
+        onRetry: (err, attempt) => {
+          this.#opts.metrics?.webhookCalls.labels("retry").inc();
+          this.#log.warn("failure webhook attempt failed; retrying", {
+            host: safeHost(url),
+            attempt,
+            error: errorMessage(err),
+          });
+        },
+      });
+      this.#opts.metrics?.webhookCalls.labels("ok").inc();
+      this.#log.info("failure webhook delivered", { host: safeHost(url), failures: failures.length, attempt });
+    } catch (err) {
+      this.#opts.metrics?.webhookCalls.labels("failed").inc();
+      this.#log.error("failure webhook gave up", {
+        host: safeHost(url),
+        failures: failures.length,
+        requestIds: failures.map((f) => f.requestId).filter((id) => id !== undefined).slice(0, 50),
+        error: errorMessage(err),
+      });
     }
   }
 

@@ -5,6 +5,7 @@
  * @module
  */
 import { z } from "zod";
+import { MAX_BACKOFF_MS, retry } from "../backoff.ts";
 import type { Clock } from "../clock.ts";
 import type { Logger } from "../log.ts";
 import { errorMessage } from "../log.ts";
@@ -15,13 +16,16 @@ import type { IntegrationCache } from "./integration_cache.ts";
 import { coordinates, type InboundMessage, outboundHeaders } from "./message.ts";
 import type { RouterMetrics } from "./metrics.ts";
 import type { RecordSender } from "./produce_batcher.ts";
+import type { RetryPolicy } from "./retry_policy.ts";
 
 /** Pseudo-integration of dead letters whose app lookup kept failing. */
 export const UNROUTED = "unrouted";
 /** Pseudo-integration of dead letters that are not routable events at all. */
 export const INVALID = "invalid";
 
-const MAX_BACKOFF_MS = 30_000;
+/** Waits between tries of a hand-over to the retry topic, and of a dead-letter upload to S3. */
+const HAND_OVER_BACKOFF = { initialMs: 100, maxMs: MAX_BACKOFF_MS };
+const UPLOAD_BACKOFF = { initialMs: 200, maxMs: MAX_BACKOFF_MS };
 
 const envelopeSchema = z.object({
   retryCount: z.number().int().min(0),
@@ -58,15 +62,11 @@ export function parseRetryEnvelope(value: Uint8Array | null): RetryEnvelope | un
   return { retryCount: parsed.data.retryCount, integration: parsed.data.integration, message };
 }
 
-/** Delay before retry number `retryCount` is attempted: `min(2^retryCount s, 60 s)`. */
-export function retryDelayMs(retryCount: number): number {
-  return Math.min(2 ** retryCount * 1000, 60_000);
-}
-
 /** Options of {@link RetryLane}. */
 export interface RetryLaneOptions {
   topic: string;
-  maxRetries: number;
+  /** `ER_MAX_RETRIES` and the waits between retries. */
+  policy: RetryPolicy;
   /** Sends to the retry topic and re-produces to integrations. */
   sender: RecordSender;
   deadLetters: DeadLetterStore;
@@ -98,22 +98,23 @@ export class RetryLane {
       value: retryEnvelope(retryCount, integration, json),
       headers: outboundHeaders(msg.headers),
     };
-    let delay = 100;
-    for (;;) {
+    await retry(async () => {
       const [d] = await this.opts.sender.send([record]);
-      if (d?.ok) {
-        this.opts.metrics.retried.inc();
-        return;
-      }
-      this.opts.logger.warn("retry topic produce failed, trying again", {
-        retryTopic: this.opts.topic,
-        integration,
-        error: d ? errorMessage((d as { error?: unknown }).error) : "no delivery",
-        delayMs: delay,
-      });
-      await this.opts.clock.sleep(delay, this.opts.signal);
-      delay = Math.min(delay * 2, MAX_BACKOFF_MS);
-    }
+      if (d === undefined) throw new Error("no delivery");
+      if (!d.ok) throw d.error;
+    }, {
+      ...HAND_OVER_BACKOFF,
+      clock: this.opts.clock,
+      signal: this.opts.signal,
+      onRetry: (err, _attempt, delayMs) =>
+        this.opts.logger.warn("retry topic produce failed, trying again", {
+          retryTopic: this.opts.topic,
+          integration,
+          error: errorMessage(err),
+          delayMs,
+        }),
+    });
+    this.opts.metrics.retried.inc();
   }
 
   /** Uploads a dead letter, retrying with backoff until S3 accepts it. */
@@ -124,25 +125,22 @@ export class RetryLane {
     retryCount: number,
     error: string,
   ): Promise<void> {
-    let delay = 200;
-    for (;;) {
-      try {
-        await this.opts.deadLetters.put({ integration, messageId, body, retryCount, error });
-        this.opts.metrics.uploadedToS3.inc();
-        this.opts.logger.info("dead-lettered to S3", { integration, messageId, retryCount, error });
-        return;
-      } catch (err) {
+    await retry(() => this.opts.deadLetters.put({ integration, messageId, body, retryCount, error }), {
+      ...UPLOAD_BACKOFF,
+      clock: this.opts.clock,
+      signal: this.opts.signal,
+      onRetry: (err, _attempt, delayMs) => {
         this.opts.metrics.s3Failures.inc();
         this.opts.logger.warn("S3 upload failed, trying again", {
           integration,
           messageId,
           error: errorMessage(err),
-          delayMs: delay,
+          delayMs,
         });
-      }
-      await this.opts.clock.sleep(delay, this.opts.signal);
-      delay = Math.min(delay * 2, MAX_BACKOFF_MS);
-    }
+      },
+    });
+    this.opts.metrics.uploadedToS3.inc();
+    this.opts.logger.info("dead-lettered to S3", { integration, messageId, retryCount, error });
   }
 
   /** Handles one message of the retry topic. */
@@ -164,7 +162,7 @@ export class RetryLane {
 
     // Wait out the rest of the delay since the envelope was written (a backlog is not delayed twice).
     const writtenAt = Number(msg.timestamp ?? this.opts.clock.now());
-    const wait = writtenAt + retryDelayMs(envelope.retryCount) - this.opts.clock.now();
+    const wait = writtenAt + this.opts.policy.delayMs(envelope.retryCount) - this.opts.clock.now();
     if (wait > 0) await this.opts.clock.sleep(wait, this.opts.signal);
 
     let targets: string[];
@@ -222,12 +220,18 @@ export class RetryLane {
     body: Uint8Array,
     error: string,
   ): Promise<void> {
-    const next = envelope.retryCount + 1;
-    if (next >= this.opts.maxRetries) {
-      await this.deadLetter(integration ?? UNROUTED, messageId, body, next, error);
+    // This message was retry number retryCount + 1.
+    const decision = this.opts.policy.decide(envelope.retryCount + 1);
+    if (decision.action === "dead-letter") {
+      await this.deadLetter(integration ?? UNROUTED, messageId, body, decision.retryCount, error);
       return;
     }
-    this.opts.logger.info("retry failed, handing over again", { integration, messageId, retryCount: next, error });
-    await this.handOver(msg, integration, next, envelope.message);
+    this.opts.logger.info("retry failed, handing over again", {
+      integration,
+      messageId,
+      retryCount: decision.retryCount,
+      error,
+    });
+    await this.handOver(msg, integration, decision.retryCount, envelope.message);
   }
 }

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { parseRetryEnvelope, retryDelayMs, retryEnvelope } from "./retry.ts";
+import { parseRetryEnvelope, retryEnvelope } from "./retry.ts";
+import { RetryPolicy } from "./retry_policy.ts";
 
 const enc = (s: string) => new TextEncoder().encode(s);
 
@@ -31,5 +32,14 @@ Deno.test("values that are not retry envelopes are refused", () => {
 });
 
 Deno.test("retry delays are min(2^n s, 60 s)", () => {
-  assert.deepEqual([0, 1, 2, 5, 6, 7, 30].map(retryDelayMs), [1000, 2000, 4000, 32000, 60000, 60000, 60000]);
+  const policy = new RetryPolicy(2);
+  assert.deepEqual([0, 1, 2, 5, 6, 7, 30].map((n) => policy.delayMs(n)), [
+    1000,
+    2000,
+    4000,
+    32000,
+    60000,
+    60000,
+    60000,
+  ]);
 });

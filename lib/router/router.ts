@@ -5,6 +5,7 @@
  * offset only after that, so nothing is lost on a crash or rebalance.
  * @module
  */
+import { Backoff, MAX_BACKOFF_MS, retry } from "../backoff.ts";
 import type { Clock } from "../clock.ts";
 import type { Logger } from "../log.ts";
 import { errorMessage } from "../log.ts";
@@ -16,10 +17,10 @@ import { coordinates, type InboundMessage, outboundHeaders } from "./message.ts"
 import type { RouterMetrics } from "./metrics.ts";
 import type { RecordSender } from "./produce_batcher.ts";
 import { INVALID, type RetryLane, UNROUTED } from "./retry.ts";
+import type { RetryPolicy } from "./retry_policy.ts";
 
 /** Backoff of a message waiting for Houston or for a failed produce without `--retry`. */
-const FIRST_BACKOFF_MS = 100;
-const MAX_BACKOFF_MS = 30_000;
+const WAIT_IN_PLACE = { initialMs: 100, maxMs: MAX_BACKOFF_MS };
 
 /** Options of {@link MessageRouter}. */
 export interface MessageRouterOptions {
@@ -28,8 +29,8 @@ export interface MessageRouterOptions {
   metrics: RouterMetrics;
   logger: Logger;
   clock: Clock;
-  /** `ER_MAX_RETRIES`: failed lookups before a message goes to the retry lane (with `--retry`). */
-  maxRetries: number;
+  /** `ER_MAX_RETRIES`: failed lookups before a message goes to the retry lane, and what a failed produce does. */
+  policy: RetryPolicy;
   /** The retry lane when `--retry` is on. */
   retry?: RetryLane;
   /** Aborted at shutdown: waiting messages give up and stay uncommitted. */
@@ -41,7 +42,7 @@ export interface MessageRouterOptions {
  *
  * @example
  * ```ts
- * const router = new MessageRouter({ cache, sender: batcher, metrics, logger, clock, maxRetries: 2, signal });
+ * const router = new MessageRouter({ cache, sender: batcher, metrics, logger, clock, policy, signal });
  * const consumer = new AckConsumer(kafka, { groupId, topics: [topic], logger, handle: (m) => router.handle(m) });
  * ```
  */
@@ -86,32 +87,37 @@ export class MessageRouter {
 
   /** The app's integrations, waiting with backoff while lookups fail; undefined once handed to the retry lane. */
   async #lookup(msg: InboundMessage, event: ClickstreamEvent): Promise<Integration[] | undefined> {
-    let delay = FIRST_BACKOFF_MS;
-    let failures = 0;
-    for (;;) {
-      try {
-        return await this.#o.cache.get(event.appId);
-      } catch (err) {
-        failures++;
-        this.#o.metrics.lookupFailures.inc();
-        const retry = this.#o.retry;
-        if (retry !== undefined && failures >= Math.max(1, this.#o.maxRetries)) {
-          this.#o.logger.warn("integration lookup keeps failing, handing the message to the retry topic", {
-            appId: event.appId,
-            failures,
-            error: errorMessage(err),
-          });
-          await retry.handOver(msg, null, 0);
-          return undefined;
+    const lane = this.#o.retry;
+    try {
+      return await retry(async () => {
+        try {
+          return await this.#o.cache.get(event.appId);
+        } catch (err) {
+          this.#o.metrics.lookupFailures.inc();
+          throw err;
         }
-        this.#o.logger.warn("integration lookup failed; message waits", {
-          appId: event.appId,
-          error: errorMessage(err),
-          delayMs: delay,
-        });
-        await this.#o.clock.sleep(delay, this.#o.signal);
-        delay = Math.min(delay * 2, MAX_BACKOFF_MS);
-      }
+      }, {
+        ...WAIT_IN_PLACE,
+        // Without a retry lane the message waits here for as long as it takes; the offset stays uncommitted.
+        maxAttempts: lane === undefined ? Infinity : this.#o.policy.lookupFailuresInPlace,
+        clock: this.#o.clock,
+        signal: this.#o.signal,
+        onRetry: (err, _attempt, delayMs) =>
+          this.#o.logger.warn("integration lookup failed; message waits", {
+            appId: event.appId,
+            error: errorMessage(err),
+            delayMs,
+          }),
+      });
+    } catch (err) {
+      if (lane === undefined || this.#o.signal.aborted) throw err;
+      this.#o.logger.warn("integration lookup keeps failing, handing the message to the retry topic", {
+        appId: event.appId,
+        failures: this.#o.policy.lookupFailuresInPlace,
+        error: errorMessage(err),
+      });
+      await lane.handOver(msg, null, 0);
+      return undefined;
     }
   }
 
@@ -149,7 +155,7 @@ export class MessageRouter {
     // Every integration opted out: nothing to deliver, the message is done.
     if (records.length === 0) return;
     const size = msg.value?.byteLength ?? 0;
-    let delay = FIRST_BACKOFF_MS;
+    const backoff = new Backoff(WAIT_IN_PLACE);
     for (;;) {
       const deliveries = await this.#o.sender.send(records);
       const failedTargets: Integration[] = [];
@@ -169,25 +175,28 @@ export class MessageRouter {
         }
       }
       if (failedRecords.length === 0) break;
-      const retry = this.#o.retry;
-      if (retry !== undefined) {
-        if (this.#o.maxRetries === 0) {
+      const lane = this.#o.retry;
+      if (lane !== undefined) {
+        const decision = this.#o.policy.decide(0);
+        if (decision.action === "dead-letter") {
           const id = event.messageId ?? coordinates(msg);
-          await Promise.all(failedTargets.map((t, i) => retry.deadLetter(t.topic, id, msg.value!, 0, errors[i]!)));
+          await Promise.all(
+            failedTargets.map((t, i) => lane.deadLetter(t.topic, id, msg.value!, decision.retryCount, errors[i]!)),
+          );
         } else {
-          await Promise.all(failedTargets.map((t) => retry.handOver(msg, t.topic, 0)));
+          await Promise.all(failedTargets.map((t) => lane.handOver(msg, t.topic, decision.retryCount)));
         }
         break;
       }
       // Without a retry lane the message waits here until every integration has it; the offset stays uncommitted.
+      const delayMs = backoff.next();
       this.#o.logger.warn("produce failed; retrying", {
         appId: event.appId,
         topics: failedTargets.map((t) => t.topic),
         error: errors[0],
-        delayMs: delay,
+        delayMs,
       });
-      await this.#o.clock.sleep(delay, this.#o.signal);
-      delay = Math.min(delay * 2, MAX_BACKOFF_MS);
+      await this.#o.clock.sleep(delayMs, this.#o.signal);
       targets = failedTargets;
       records = failedRecords;
     }

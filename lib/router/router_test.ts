@@ -7,6 +7,7 @@ import { HoustonError, type Integration, type IntegrationSource } from "./housto
 import { IntegrationCache } from "./integration_cache.ts";
 import { createRouterMetrics } from "./metrics.ts";
 import { MessageRouter } from "./router.ts";
+import { RetryPolicy } from "./retry_policy.ts";
 
 /** A source that fails a given number of times, recording when it was asked. */
 class FlakySource implements IntegrationSource {
@@ -47,7 +48,7 @@ function setup(failures: number) {
     metrics: createRouterMetrics(createRegistry()),
     logger: silentLogger,
     clock,
-    maxRetries: 2,
+    policy: new RetryPolicy(2),
     signal: stop.signal,
   });
   return { clock, source, sender, router, stop };

@@ -4,6 +4,7 @@
  * the environment or installs signal handlers itself.
  * @module
  */
+import { backoffDelay, RECONNECT_BACKOFF } from "../backoff.ts";
 import type { Clock, TimerId } from "../clock.ts";
 import { systemClock } from "../clock.ts";
 import type { RouterConfig } from "../config/router.ts";
@@ -31,6 +32,7 @@ import { IntegrationCache } from "./integration_cache.ts";
 import { createRouterMetrics, type RouterMetrics } from "./metrics.ts";
 import { ProduceBatcher } from "./produce_batcher.ts";
 import { RetryLane } from "./retry.ts";
+import { RetryPolicy } from "./retry_policy.ts";
 import { MessageRouter } from "./router.ts";
 import { SseSubscriber } from "./sse_subscriber.ts";
 
@@ -172,13 +174,14 @@ export async function startRouter(config: RouterConfig, deps: RouterDeps): Promi
   probe.start();
   const batcher = new ProduceBatcher(producer);
 
+  const retryPolicy = new RetryPolicy(config.maxRetries);
   let deadLetters: DeadLetterStore | undefined;
   let retryLane: RetryLane | undefined;
   if (config.retry !== undefined) {
     deadLetters = deps.deadLetters ?? new S3DeadLetters(config.retry.s3);
     retryLane = new RetryLane({
       topic: config.retry.topic,
-      maxRetries: config.maxRetries,
+      policy: retryPolicy,
       // Unbatched: a hand-over must not wait behind, or share a request with, the records that just failed.
       sender: producer,
       deadLetters,
@@ -195,7 +198,7 @@ export async function startRouter(config: RouterConfig, deps: RouterDeps): Promi
     metrics,
     logger: logger.child({ component: "router" }),
     clock,
-    maxRetries: config.maxRetries,
+    policy: retryPolicy,
     retry: retryLane,
     signal: stopping.signal,
   });
@@ -279,7 +282,7 @@ export async function startRouter(config: RouterConfig, deps: RouterDeps): Promi
       clock.clearTimeout(progress);
       break;
     } catch (err) {
-      const delay = Math.min(30_000, 1_000 * 2 ** Math.min(attempt - 1, 5));
+      const delay = backoffDelay(attempt, RECONNECT_BACKOFF);
       const givingUp = deps.signal?.aborted === true || consumer.failure !== null;
       const cause = errorMessage(err);
       if (!givingUp) {

@@ -5,6 +5,7 @@
  * @module
  */
 import { z } from "zod";
+import { Backoff, RECONNECT_BACKOFF } from "../backoff.ts";
 import type { Clock } from "../clock.ts";
 import type { Logger } from "../log.ts";
 import { errorMessage } from "../log.ts";
@@ -130,9 +131,10 @@ export class SseSubscriber {
 
   async #run(): Promise<void> {
     const signal = this.#abort.signal;
-    const initial = this.#o.initialBackoffMs ?? 1000;
-    const max = this.#o.maxBackoffMs ?? 30_000;
-    let backoff = initial;
+    const backoff = new Backoff({
+      initialMs: this.#o.initialBackoffMs ?? RECONNECT_BACKOFF.initialMs,
+      maxMs: this.#o.maxBackoffMs ?? RECONNECT_BACKOFF.maxMs,
+    });
     let disconnectedAt = this.#o.clock.now();
     while (!signal.aborted) {
       try {
@@ -147,7 +149,7 @@ export class SseSubscriber {
         }
         this.#connected = true;
         this.connections++;
-        backoff = initial;
+        backoff.reset();
         this.#o.logger.info("SSE connected", { url: this.#o.url, lastEventId: this.#lastEventId || undefined });
         this.#o.onConnected?.(disconnectedAt);
         try {
@@ -166,8 +168,9 @@ export class SseSubscriber {
         this.#o.logger.warn("SSE connection failed", { url: this.#o.url, error: errorMessage(err) });
       }
       if (signal.aborted) break;
-      const delay = Math.max(this.#serverRetryMs ?? backoff, MIN_RECONNECT_MS);
-      backoff = Math.min(backoff * 2, max);
+      // The server's `retry:` wins; our own backoff still grows meanwhile.
+      const ours = backoff.next();
+      const delay = Math.max(this.#serverRetryMs ?? ours, MIN_RECONNECT_MS);
       try {
         await this.#o.clock.sleep(delay, signal);
       } catch {

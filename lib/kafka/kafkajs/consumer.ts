@@ -4,14 +4,12 @@
  * @module
  */
 import type { Consumer, EachBatchPayload, IHeaders, Kafka, KafkaMessage } from "kafkajs";
+import { backoffDelay, RECONNECT_BACKOFF } from "../../backoff.ts";
 import type { Clock, TimerId } from "../../clock.ts";
 import { systemClock } from "../../clock.ts";
 import type { Logger } from "../../log.ts";
 import { errorMessage } from "../../log.ts";
 import { type UndecodableBatch, undecodableBatchOf } from "./codecs.ts";
-
-const REJOIN_INITIAL_MS = 1_000;
-const REJOIN_MAX_MS = 30_000;
 
 /** Whether `error` (or an error it wraps) is a broker refusing the client's SASL authentication. */
 function isRefusedAuthentication(error: unknown): boolean {
@@ -258,7 +256,7 @@ export class AckConsumer {
   async #rejoinAfterRefusal(): Promise<void> {
     this.#started = null;
     for (let attempt = 1;; attempt++) {
-      const delay = Math.min(REJOIN_MAX_MS, REJOIN_INITIAL_MS * 2 ** Math.min(attempt - 1, 10));
+      const delay = backoffDelay(attempt, RECONNECT_BACKOFF);
       try {
         await this.#clock.sleep(delay, this.#stopping.signal);
         await this.start();
@@ -468,7 +466,7 @@ export class AckConsumer {
         await this.#opts.handle(consumed);
         return true;
       } catch (err) {
-        const delay = Math.min(this.#retryMaxMs, this.#retryInitialMs * 2 ** Math.min(attempt - 1, 30));
+        const delay = backoffDelay(attempt, { initialMs: this.#retryInitialMs, maxMs: this.#retryMaxMs });
         this.#log.warn("message handler failed; retrying", {
           topic,
           partition,
