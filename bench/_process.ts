@@ -25,6 +25,8 @@ export interface SpawnServerOptions {
    */
   readyUrl?: string;
   readyLine?: RegExp;
+  /** With `readyLine`: also poll this path on the announced port until it answers 2xx (the port opens first). */
+  readyPath?: string;
   /** The server speaks HTTPS with a certificate signed by this CA (PEM): the readiness check trusts it. */
   readyCa?: string;
   /** How long start-up may take; default 30 s. */
@@ -131,7 +133,8 @@ export async function spawnServer(opts: SpawnServerOptions): Promise<ServerProce
       if (opts.readyUrl !== undefined) {
         if (await answers(opts.readyUrl, opts.readyCa)) url = new URL(opts.readyUrl).origin;
       } else if (announcedPort !== null) {
-        url = `${opts.readyCa === undefined ? "http" : "https"}://127.0.0.1:${announcedPort}`;
+        const origin = `${opts.readyCa === undefined ? "http" : "https"}://127.0.0.1:${announcedPort}`;
+        if (opts.readyPath === undefined || await answers(origin + opts.readyPath, opts.readyCa)) url = origin;
       }
       if (url === null) await new Promise((r) => setTimeout(r, 50));
     }

@@ -92,6 +92,7 @@ async function startEnv(): Promise<Env> {
           ...extra,
         },
         readyLine: /"msg":"listening".*"address":"[^"]*:(\d+)"/,
+        readyPath: "/ready",
       });
     const proxy = await spawnProxy();
     let n = 0;

@@ -91,6 +91,7 @@ export const kclProxyCommand: Command = {
       registry,
       { kafka: false },
       "the proxy is starting: its Kafka producers are not up yet",
+      logger,
     );
     const fatal = starting.then((proxy) => {
       handler = proxy.handler;

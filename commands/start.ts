@@ -74,6 +74,7 @@ export async function runRouter(
     registry,
     { consumer: false },
     "the router is starting: it has not joined its consumer group yet",
+    logger,
   );
   const fatal = starting.then((router) => {
     handler = router.handler;

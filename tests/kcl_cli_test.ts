@@ -78,6 +78,12 @@ Deno.test(
     const stderr = watchStderr(child.stderr);
     try {
       const address = await withTimeout(stderr.address, 30_000, "kcl-proxy to listen");
+      // The port opens before the proxy has started: wait until it is ready (Kafka is up here).
+      await waitUntil(
+        () => fetch(`http://${address}/ready`).then((r) => r.body?.cancel().then(() => r.ok) ?? r.ok),
+        30_000,
+        "kcl-proxy to be ready",
+      );
       const post = async (key: string, app: string, t: string, body: unknown) => {
         const res = await fetch(`http://${address}/events`, {
           method: "POST",

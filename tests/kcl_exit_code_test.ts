@@ -42,7 +42,8 @@ for (const kafkaUp of [true, false]) {
         KCL_SHUTDOWN_TIMEOUT: "2s",
       }, { port });
       try {
-        await waitForHttpOk(`${proxy.url}/health`, 60_000, "the proxy to listen");
+        // Ready: started (the port opens before the proxy is) and Kafka accepts it.
+        await waitForHttpOk(`${proxy.url}/ready`, 60_000, "the proxy to be ready");
         if (!kafkaUp) kafka.setBrokerDown(-1);
         const res = await fetch(`${proxy.url}/events`, {
           method: "POST",

@@ -103,7 +103,7 @@ export async function runHttpBroker(
   const registry = createServiceRegistry("httpbroker");
   // The port opens first: /health answers while the broker connects to Redis and loads its persisted states.
   const starting = startHttpBroker(config, { logger, registry });
-  let handler = startingHandler(registry, { redis: false }, "the broker is starting: connecting to Redis");
+  let handler = startingHandler(registry, { redis: false }, "the broker is starting: connecting to Redis", logger);
   // Rejects when start-up fails (a database Redis refuses: a configuration error, exit 2); never resolves otherwise.
   const fatal = starting.then((broker) => {
     handler = broker.handler;

@@ -66,11 +66,11 @@ export async function readJsonBody(req: Request, options: ReadBodyOptions): Prom
   try {
     text = decoder.decode(bytes);
   } catch {
-    throw new HttpError(400, "request body is not valid UTF-8", [], BodyErrorCode.malformedJson);
+    throw new HttpError(400, "request body is not valid UTF-8", { subcode: BodyErrorCode.malformedJson });
   }
   if (text.charCodeAt(0) === 0xfeff) throw bomError();
   if (text.trim() === "") {
-    throw new HttpError(400, "request body is empty: expected a JSON value", [], BodyErrorCode.emptyBody);
+    throw new HttpError(400, "request body is empty: expected a JSON value", { subcode: BodyErrorCode.emptyBody });
   }
   try {
     return JSON.parse(text);
@@ -118,8 +118,7 @@ export function replacementCharError(): HttpError {
   return new HttpError(
     400,
     "request body is not valid UTF-8 (or contains U+FFFD, the replacement character): send valid UTF-8 text",
-    [],
-    BodyErrorCode.malformedJson,
+    { subcode: BodyErrorCode.malformedJson },
   );
 }
 
@@ -130,8 +129,10 @@ export function checkJsonContentType(headers: Headers): void {
     throw new HttpError(
       415,
       `content-type must be application/json, got ${type === "" ? "none" : JSON.stringify(type)}`,
-      [{ path: "content-type", message: "expected application/json" }],
-      BodyErrorCode.unsupportedType,
+      {
+        details: [{ path: "content-type", message: "expected application/json" }],
+        subcode: BodyErrorCode.unsupportedType,
+      },
     );
   }
 }
@@ -145,7 +146,7 @@ export function malformedJsonError(err: unknown, text?: string): HttpError {
   const message = err instanceof Error ? err.message : String(err);
   if (message.includes("\uFEFF")) return bomError();
   const where = text === undefined ? message : describeJsonError(message, text);
-  return new HttpError(400, `malformed JSON: ${where}`, [], BodyErrorCode.malformedJson);
+  return new HttpError(400, `malformed JSON: ${where}`, { subcode: BodyErrorCode.malformedJson });
 }
 
 /** True for `application/json` and `application/<x>+json`, parameters allowed. */
@@ -156,16 +157,13 @@ export function isJsonContentType(value: string): boolean {
 }
 
 function bomError(): HttpError {
-  return new HttpError(
-    400,
-    "request body starts with a byte order mark (U+FEFF): send JSON without one",
-    [],
-    BodyErrorCode.malformedJson,
-  );
+  return new HttpError(400, "request body starts with a byte order mark (U+FEFF): send JSON without one", {
+    subcode: BodyErrorCode.malformedJson,
+  });
 }
 
 function tooLarge(maxBytes: number): HttpError {
-  return new HttpError(413, `request body exceeds ${maxBytes} bytes`, [], BodyErrorCode.tooLarge);
+  return new HttpError(413, `request body exceeds ${maxBytes} bytes`, { subcode: BodyErrorCode.tooLarge });
 }
 
 /** V8's message already says where; add line and column when it gives only a position. */

@@ -5,10 +5,9 @@
  * which is not a server error: it is counted as `client_closed` and logged at debug.
  * @module
  */
-import { HttpError } from "./errors.ts";
+import { CLIENT_CLOSED_STATUS, HttpError } from "./errors.ts";
 
-/** The status a request whose client went away mid-request is counted under (nginx's 499; nobody receives it). */
-export const CLIENT_CLOSED_STATUS = 499;
+export { CLIENT_CLOSED_STATUS };
 
 /** The label of a status code in request metrics: the code, or `client_closed` for {@link CLIENT_CLOSED_STATUS}. */
 export function statusLabel(status: number): string {
@@ -22,13 +21,9 @@ export function clientClosed(): HttpError {
 
 /** The 408 of a body that did not arrive in time; the connection is not kept for another request. */
 export function bodyTimedOut(timeoutMs: number): HttpError {
-  return new HttpError(
-    408,
-    `the request body did not arrive within ${timeoutMs / 1000} s`,
-    [],
-    0,
-    { connection: "close" },
-  );
+  return new HttpError(408, `the request body did not arrive within ${timeoutMs / 1000} s`, {
+    headers: { connection: "close" },
+  });
 }
 
 /** Rethrows a body read's failure: a request error as it is, a transport failure as {@link clientClosed}. */

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { createLogger } from "../log.ts";
 import { readJsonBody } from "./body.ts";
 import { errorResponse, HttpError, withErrorBodies } from "./errors.ts";
 
@@ -90,7 +91,10 @@ Deno.test("readJsonBody", async (t) => {
 
 Deno.test("errorResponse and withErrorBodies produce the JSON error body", async () => {
   const res = errorResponse(
-    new HttpError(403, "topic not allowed", [{ path: "KCL-TOPIC", message: "not in allow-list" }], 3),
+    new HttpError(403, "topic not allowed", {
+      details: [{ path: "KCL-TOPIC", message: "not in allow-list" }],
+      subcode: 3,
+    }),
   );
   assert.equal(res.status, 403);
   assert.deepEqual(await res.json(), {
@@ -98,12 +102,32 @@ Deno.test("errorResponse and withErrorBodies produce the JSON error body", async
     message: "topic not allowed",
     details: [{ path: "KCL-TOPIC", message: "not in allow-list" }],
   });
-  const errors: unknown[] = [];
-  const handler = withErrorBodies(() => Promise.reject(new Error("secret internals")), (e) => errors.push(e));
+  const errors: string[] = [];
+  const logger = createLogger({ write: (l) => errors.push(l) });
+  const statuses: number[] = [];
+  const handler = withErrorBodies(
+    () => Promise.reject(new Error("secret internals")),
+    logger,
+    (status) => statuses.push(status),
+  );
   const res500 = await handler(new Request("http://x/"));
   assert.equal(res500.status, 500);
   assert.doesNotMatch(await res500.text(), /secret/);
   assert.equal(errors.length, 1);
+  assert.match(errors[0]!, /"level":"error","msg":"request failed","error":"secret internals"/);
+  // Thrown synchronously, thrown HttpErrors, and answers: each answered and counted.
+  const sync = withErrorBodies(
+    () => {
+      throw new HttpError(404, "nope");
+    },
+    logger,
+    (status) => statuses.push(status),
+  );
+  assert.equal((await sync(new Request("http://x/"))).status, 404);
+  const fine = withErrorBodies(() => new Response("ok"), logger, (status) => statuses.push(status));
+  assert.equal(await (await fine(new Request("http://x/"))).text(), "ok");
+  assert.deepEqual(statuses, [500, 404, 200]);
+  assert.equal(errors.length, 1, "an HttpError is an answer, not a logged failure");
 });
 
 Deno.test("readJsonBody takes a body with Content-Length in one piece, with the same errors", async (t) => {

@@ -3,6 +3,11 @@
  * `{"error_code": <status * 100 + n>, "message": "...", "details": [...]}`.
  * @module
  */
+import type { Logger } from "../log.ts";
+import { errorMessage } from "../log.ts";
+
+/** The status a request whose client went away mid-request is counted under (nginx's 499; nobody receives it). */
+export const CLIENT_CLOSED_STATUS = 499;
 
 /** One item of an error's `details`: which field (and which item of a bulk request) was wrong, and how. */
 export interface ErrorDetail {
@@ -12,23 +17,40 @@ export interface ErrorDetail {
   [key: string]: unknown;
 }
 
+/** What an {@link HttpError} carries besides its status and message. */
+export interface HttpErrorOptions {
+  /** Which fields were wrong, and how (the body's `details`). */
+  details?: ErrorDetail[];
+  /** Distinguishes errors of the same status: `error_code` = status × 100 + subcode; default 0. */
+  subcode?: number;
+  /** Response headers (`allow`, `retry-after`, `connection`). */
+  headers?: Record<string, string>;
+  /** The error behind this one, for logs and debugging; never shown to the client. */
+  cause?: unknown;
+}
+
 /**
- * A request that cannot be accepted. Thrown by body readers and validators; turned into a response by
- * {@link errorResponse}.
+ * A request that cannot be accepted. Handlers and validators throw it; {@link withErrorBodies} (or
+ * {@link errorResponse}) turns it into the JSON error body.
+ *
+ * @example
+ * ```ts
+ * throw new HttpError(403, "topic not allowed", { details: [{ path: "KCL-TOPIC", message: "not allowed" }], subcode: 3 });
+ * ```
  */
 export class HttpError extends Error {
+  override name = "HttpError";
+  readonly status: number;
   readonly errorCode: number;
-  constructor(
-    readonly status: number,
-    message: string,
-    readonly details: ErrorDetail[] = [],
-    /** Distinguishes errors of the same status: error_code = status * 100 + subcode. */
-    subcode = 0,
-    readonly headers: Record<string, string> = {},
-  ) {
-    super(message);
-    this.name = "HttpError";
-    this.errorCode = status * 100 + subcode;
+  readonly details: ErrorDetail[];
+  readonly headers: Record<string, string>;
+
+  constructor(status: number, message: string, options: HttpErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.status = status;
+    this.details = options.details ?? [];
+    this.headers = options.headers ?? {};
+    this.errorCode = status * 100 + (options.subcode ?? 0);
   }
 }
 
@@ -50,20 +72,45 @@ export function errorResponse(err: HttpError): Response {
 }
 
 /**
- * Wraps a handler so that a thrown {@link HttpError} becomes its error body and anything else a 500 without
- * internals leaking to the client (the caller's `onError` logs it).
+ * The answer to what a handler threw: an {@link HttpError}'s JSON body (a client that went away is logged at debug
+ * only, nobody receives that answer), anything else a 500 without internals leaking to the client, logged as an error.
+ */
+export function errorAnswer(err: unknown, req: Request, logger: Logger): Response {
+  if (err instanceof HttpError) {
+    if (err.status === CLIENT_CLOSED_STATUS && logger.debugEnabled) logger.debug(err.message, { url: req.url });
+    return errorResponse(err);
+  }
+  logger.error("request failed", { error: errorMessage(err), method: req.method, url: req.url });
+  return errorResponse(new HttpError(500, "internal error", { cause: err }));
+}
+
+/**
+ * Wraps a service's handler so that whatever it throws becomes an answer ({@link errorAnswer}), like hono's
+ * `onError`, and tells `answered` the status of every answer (the request counter). Adds one promise reaction per
+ * request, not an async frame: this sits on every hot path.
+ *
+ * @example
+ * ```ts
+ * const handler = withErrorBodies(routeTable(routes), logger, (status) => statuses.add(status));
+ * ```
  */
 export function withErrorBodies(
-  handler: (req: Request) => Promise<Response>,
-  onError: (err: unknown, req: Request) => void,
+  handler: (req: Request) => Response | Promise<Response>,
+  logger: Logger,
+  answered?: (status: number) => void,
 ): (req: Request) => Promise<Response> {
-  return async (req) => {
+  const done = answered === undefined ? (res: Response) => res : (res: Response) => {
+    answered(res.status);
+    return res;
+  };
+  return (req) => {
+    let answer: Response | Promise<Response>;
     try {
-      return await handler(req);
+      answer = handler(req);
     } catch (err) {
-      if (err instanceof HttpError) return errorResponse(err);
-      onError(err, req);
-      return errorResponse(new HttpError(500, "internal error"));
+      return Promise.resolve(done(errorAnswer(err, req, logger)));
     }
+    if (answer instanceof Response) return Promise.resolve(done(answer));
+    return answer.then(done, (err) => done(errorAnswer(err, req, logger)));
   };
 }

@@ -5,18 +5,19 @@
  */
 import type { Registry } from "prom-client";
 import { metricsResponse } from "../metrics.ts";
-import { errorResponse, HttpError, jsonResponse } from "./errors.ts";
+import type { Logger } from "../log.ts";
+import { HttpError, jsonResponse, withErrorBodies } from "./errors.ts";
+import { type Route, routeTable } from "./routes.ts";
 
 /** What `/ready` asks: each named dependency and whether it is usable now. */
 export type ReadinessCheck = () => Record<string, boolean>;
 
 /**
- * Returns a handler for the three routes, or `null` for any other request so the service's own routes follow.
+ * The three routes, for the service's {@link routeTable}.
  *
  * @example
  * ```ts
- * const ops = opsRoutes({ registry, ready: () => ({ kafka: producer.connected }) });
- * const handler = async (req: Request) => (await ops(req)) ?? serviceRoutes(req);
+ * const route = routeTable([...opsRoutes({ registry, ready: () => ({ kafka: probe.ready }) }), ...serviceRoutes]);
  * ```
  */
 export function opsRoutes(
@@ -26,30 +27,30 @@ export function opsRoutes(
     /** What `/ready` also shows without gating on it (the last Houston lookup, the SSE stream). */
     details?: () => Record<string, unknown>;
   },
-): (req: Request) => Promise<Response | null> {
-  return async (req) => {
-    if (req.method !== "GET" && req.method !== "HEAD") return null;
-    const path = new URL(req.url).pathname;
-    switch (path) {
-      case "/health":
-        return new Response("OK", { headers: { "content-type": "text/plain; charset=utf-8" } });
-      case "/ready": {
-        const checks = opts.ready();
-        const ok = Object.values(checks).every(Boolean);
-        const details = opts.details?.();
-        return jsonResponse(
-          details === undefined || Object.keys(details).length === 0
-            ? { ready: ok, checks }
-            : { ready: ok, checks, details },
-          ok ? 200 : 503,
-        );
-      }
-      case "/metrics":
-        return await metricsResponse(opts.registry);
-      default:
-        return null;
-    }
-  };
+): Route[] {
+  return [
+    {
+      path: "/health",
+      methods: { GET: () => new Response("OK", { headers: { "content-type": "text/plain; charset=utf-8" } }) },
+    },
+    {
+      path: "/ready",
+      methods: {
+        GET: () => {
+          const checks = opts.ready();
+          const ok = Object.values(checks).every(Boolean);
+          const details = opts.details?.();
+          return jsonResponse(
+            details === undefined || Object.keys(details).length === 0
+              ? { ready: ok, checks }
+              : { ready: ok, checks, details },
+            ok ? 200 : 503,
+          );
+        },
+      },
+    },
+    { path: "/metrics", methods: { GET: () => metricsResponse(opts.registry) } },
+  ];
 }
 
 /**
@@ -58,7 +59,7 @@ export function opsRoutes(
  *
  * @example
  * ```ts
- * let handler = startingHandler(registry, { redis: false }, "the broker is starting: connecting to Redis");
+ * let handler = startingHandler(registry, { redis: false }, "the broker is starting: connecting to Redis", logger);
  * starting.then((broker) => handler = broker.handler);
  * ```
  */
@@ -66,7 +67,8 @@ export function startingHandler(
   registry: Registry,
   checks: Record<string, false>,
   message: string,
+  logger: Logger,
 ): (req: Request) => Promise<Response> {
-  const ops = opsRoutes({ registry, ready: () => checks });
-  return async (req) => (await ops(req)) ?? errorResponse(new HttpError(503, message, [], 0, { "retry-after": "1" }));
+  const starting = new HttpError(503, message, { headers: { "retry-after": "1" } });
+  return withErrorBodies(routeTable(opsRoutes({ registry, ready: () => checks }), () => starting), logger);
 }

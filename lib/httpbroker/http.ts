@@ -5,13 +5,13 @@
  */
 import type { Clock } from "../clock.ts";
 import type { Logger } from "../log.ts";
-import { errorMessage } from "../log.ts";
 import type { Registry } from "../metrics.ts";
-import { BodyErrorCode, malformedJsonError, readJsonBody } from "../http/body.ts";
+import { readJsonBodyFast, replacementCharError } from "../http/body.ts";
 import { pathOf } from "../http/path.ts";
-import { errorResponse, HttpError, jsonResponse } from "../http/errors.ts";
-import { CLIENT_CLOSED_STATUS, statusLabel, withinDeadline } from "../http/body_deadline.ts";
+import { HttpError, jsonResponse, withErrorBodies } from "../http/errors.ts";
 import { opsRoutes, type ReadinessCheck } from "../http/ops.ts";
+import { routeTable } from "../http/routes.ts";
+import { StatusCounter } from "../http/status_counter.ts";
 import {
   type CachedState,
   fastParsePostedState,
@@ -53,19 +53,6 @@ export interface BrokerHttpDeps {
 }
 
 /**
- * `Request.json()` decodes invalid UTF-8 to U+FFFD without a word, so an event holding U+FFFD is refused rather than
- * cached with silently corrupted text. A literal U+FFFD is refused too: the two cannot be told apart after decoding,
- * and a replacement character in a check result almost always marks corruption upstream. The check runs on the
- * cached state's JSON, which holds every accepted field, so it is one native scan per event.
- */
-const NOT_UTF8 = new HttpError(
-  400,
-  "request body is not valid UTF-8 (or contains U+FFFD, the replacement character): send valid UTF-8 text",
-  [],
-  BodyErrorCode.malformedJson,
-);
-
-/**
  * Builds the request handler.
  *
  * @example
@@ -76,28 +63,21 @@ const NOT_UTF8 = new HttpError(
  */
 export function createBrokerHandler(deps: BrokerHttpDeps): (req: Request) => Promise<Response> {
   const { store, clock, logger, metrics } = deps;
-  const timeoutMs = deps.requestTimeoutMs ?? 0;
-  const bodyOptions = { maxBytes: MAX_BODY_BYTES, requireJsonContentType: false, timeoutMs };
-  const ops = opsRoutes({ registry: deps.registry, ready: deps.ready });
-  // Counted in plain variables and handed to prom-client when scraped: a labelled inc() per request hashes its
-  // labels every time, which showed up as a measurable share of the request path.
-  let ok = 0;
-  const pending = new Map<number, number>();
-  const count = (status: number) => {
-    if (status === 200) ok++;
-    else pending.set(status, (pending.get(status) ?? 0) + 1);
+  const bodyOptions = {
+    maxBytes: MAX_BODY_BYTES,
+    requireJsonContentType: false,
+    timeoutMs: deps.requestTimeoutMs ?? 0,
   };
-  metrics.onCollect(() => {
-    if (ok > 0) metrics.requests.inc({ code: "200" }, ok);
-    ok = 0;
-    for (const [status, n] of pending) metrics.requests.inc({ code: statusLabel(status) }, n);
-    pending.clear();
-  });
+  const statuses = new StatusCounter(metrics.requests, metrics);
 
-  /** A validated event ready to cache; throws for U+FFFD (see NOT_UTF8). */
+  /**
+   * A validated event ready to cache. `Request.json()` decodes invalid UTF-8 to U+FFFD without a word, so an event
+   * holding U+FFFD is refused rather than cached with silently corrupted text (see replacementCharError). The check
+   * runs on the cached state's JSON, which holds every accepted field, so it is one native scan per event.
+   */
   function prepare(posted: PostedState, receivedAt: number): CachedState {
     const cached = toCachedState(posted, receivedAt);
-    if (cached.json.includes("\uFFFD")) throw NOT_UTF8;
+    if (cached.json.includes("\uFFFD")) throw replacementCharError();
     return cached;
   }
 
@@ -108,8 +88,7 @@ export function createBrokerHandler(deps: BrokerHttpDeps): (req: Request) => Pro
       503,
       `the broker caches at most ${store.maxStates} checks (--max-states) and is full: updates of cached checks ` +
         `are accepted, new checks are refused until some are deleted (DELETE /state/<entity>/<check>)`,
-      [],
-      STATES_FULL,
+      { subcode: STATES_FULL },
     );
   }
 
@@ -126,12 +105,10 @@ export function createBrokerHandler(deps: BrokerHttpDeps): (req: Request) => Pro
       const first = parsed.details[0];
       const more = parsed.details.length > 1 ? ` (and ${parsed.details.length - 1} more)` : "";
       const where = first?.index !== undefined ? `item ${first.index}: ` : "";
-      throw new HttpError(
-        400,
-        `invalid event: ${where}${first?.message ?? "invalid"}${more}`,
-        parsed.details,
-        INVALID_EVENT,
-      );
+      throw new HttpError(400, `invalid event: ${where}${first?.message ?? "invalid"}${more}`, {
+        details: parsed.details,
+        subcode: INVALID_EVENT,
+      });
     }
     if (parsed.ignored.length > 0) {
       metrics.unknownFields.inc(parsed.ignored.length);
@@ -161,56 +138,22 @@ export function createBrokerHandler(deps: BrokerHttpDeps): (req: Request) => Pro
 
   /** `POST /state`, the hot path: one async step (the body read), everything else synchronous. */
   async function postState(req: Request): Promise<Response> {
-    let res: Response;
-    try {
-      const headers = req.headers;
-      const declared = Number(headers.get("content-length") ?? NaN);
-      const wantsJson = (headers.get("accept") ?? "").includes("application/json");
-      let body: unknown;
-      // The common case reads the whole body at once, with a single await. HTTP/1.1 framing makes the body exactly
-      // the declared length, so it cannot get past the limit; a missing (chunked) or too large length takes the
-      // streamed reader, which enforces the limit while reading and checks UTF-8 strictly.
-      //
-      // `Request.json()` is the one body reader with a synchronous whole-body fast path in Deno.serve; reading bytes
-      // or text and decoding ourselves measured ~1.4 µs more per request (a fifth of the budget). What it cannot
-      // tell us (invalid UTF-8) is caught by the U+FFFD check in prepare(). Inline, so the request stays one await.
-      if (declared > 0 && declared <= MAX_BODY_BYTES) {
-        try {
-          body = await withinDeadline(req.json(), timeoutMs);
-        } catch (err) {
-          throw err instanceof SyntaxError ? malformedJsonError(err) : err;
-        }
-      } else {
-        body = await readJsonBody(req, bodyOptions);
-      }
-      // One plainly valid event (the common request) skips the bulk bookkeeping of parsePostedStates.
-      const one = wantsJson ? undefined : fastParsePostedState(body);
-      if (one === undefined) {
-        const { cached, text } = cacheStates(body, wantsJson);
-        res = await answer(cached, text, wantsJson);
-      } else {
-        const cached = prepare(one, Math.floor(clock.now() / 1000));
-        if (!store.admitsOne(cached.key)) throw full();
-        cacheOne(cached);
-        ok++;
-        const text = `Caching state: ${cached.json}\n`;
-        // Without persistence there is nothing to wait for: the answer without another promise.
-        return deps.committed === undefined ? new Response(text) : answer(1, text, false);
-      }
-    } catch (err) {
-      res = failure(err, req);
+    const wantsJson = (req.headers.get("accept") ?? "").includes("application/json");
+    // `Request.json()` is the one body reader with a synchronous whole-body fast path in Deno.serve (see
+    // readJsonBodyFast); what it cannot tell us (invalid UTF-8) is caught by the U+FFFD check in prepare().
+    const body = await readJsonBodyFast(req, bodyOptions);
+    // One plainly valid event (the common request) skips the bulk bookkeeping of parsePostedStates.
+    const one = wantsJson ? undefined : fastParsePostedState(body);
+    if (one === undefined) {
+      const { cached, text } = cacheStates(body, wantsJson);
+      return answer(cached, text, wantsJson);
     }
-    count(res.status);
-    return res;
-  }
-
-  function failure(err: unknown, req: Request): Response {
-    if (err instanceof HttpError) {
-      if (err.status === CLIENT_CLOSED_STATUS && logger.debugEnabled) logger.debug(err.message, { url: req.url });
-      return errorResponse(err);
-    }
-    logger.error("request failed", { error: errorMessage(err), method: req.method, url: req.url });
-    return errorResponse(new HttpError(500, "internal error"));
+    const cached = prepare(one, Math.floor(clock.now() / 1000));
+    if (!store.admitsOne(cached.key)) throw full();
+    cacheOne(cached);
+    const text = `Caching state: ${cached.json}\n`;
+    // Without persistence there is nothing to wait for: the answer without another promise.
+    return deps.committed === undefined ? new Response(text) : answer(1, text, false);
   }
 
   function deleteState(path: string): Response {
@@ -222,41 +165,18 @@ export function createBrokerHandler(deps: BrokerHttpDeps): (req: Request) => Pro
     try {
       entity = decodeURIComponent(parts[0] as string);
       check = decodeURIComponent(parts[1] as string);
-    } catch {
-      throw new HttpError(400, `bad URL encoding in ${path}`);
+    } catch (err) {
+      throw new HttpError(400, `bad URL encoding in ${path}`, { cause: err });
     }
     const key = stateKey(entity, check);
     if (!store.delete(key)) throw new HttpError(404, `no cached state for ${key}`);
     return jsonResponse({ deleted: key });
   }
 
-  async function route(req: Request, path: string): Promise<Response> {
-    if (path === "/state") {
-      if (req.method === "GET" || req.method === "HEAD") return jsonResponse(store.snapshot());
-      throw new HttpError(405, `method ${req.method} not allowed on /state`, [], 0, { allow: "GET, POST" });
-    }
-    if (path.startsWith("/state/")) {
-      if (req.method === "DELETE") return deleteState(path);
-      throw new HttpError(405, `method ${req.method} not allowed on ${path}`, [], 0, { allow: "DELETE" });
-    }
-    const op = await ops(req);
-    if (op !== null) return op;
-    throw new HttpError(404, `not found: ${req.method} ${path}`);
-  }
-
-  async function other(req: Request, path: string): Promise<Response> {
-    let res: Response;
-    try {
-      res = await route(req, path);
-    } catch (err) {
-      res = failure(err, req);
-    }
-    count(res.status);
-    return res;
-  }
-
-  return (req) => {
-    const path = pathOf(req.url);
-    return path === "/state" && req.method === "POST" ? postState(req) : other(req, path);
-  };
+  const route = routeTable([
+    { path: "/state", methods: { POST: postState, GET: () => jsonResponse(store.snapshot()) } },
+    { path: "/state/", prefix: true, methods: { DELETE: (req) => deleteState(pathOf(req.url)) } },
+    ...opsRoutes({ registry: deps.registry, ready: deps.ready }),
+  ]);
+  return withErrorBodies(route, logger, (status) => statuses.add(status));
 }

@@ -55,39 +55,39 @@ export class WebhookUrls {
 export function authorize(headers: Headers, keys: ApiKeys, webhooks: WebhookUrls): RequestContext {
   const presented = headers.get("x-api-key");
   if (presented === null || presented === "") {
-    throw new HttpError(401, "missing X-API-KEY header", [{ path: "X-API-KEY", message: "is required" }], 1);
+    throw new HttpError(401, "missing X-API-KEY header", {
+      details: [{ path: "X-API-KEY", message: "is required" }],
+      subcode: 1,
+    });
   }
   const key = keys.find(presented);
   if (key === undefined) {
-    throw new HttpError(401, "unknown API key", [{ path: "X-API-KEY", message: "is not a known key" }], 2);
+    throw new HttpError(401, "unknown API key", {
+      details: [{ path: "X-API-KEY", message: "is not a known key" }],
+      subcode: 2,
+    });
   }
   const appId = headers.get("x-app-id");
   const realm = headers.get("x-realm");
   const topic = headers.get("kcl-topic");
   if (!appId || !realm || !topic) throw missingHeaders(appId, realm, topic);
   if (appId !== key.clientId) {
-    throw new HttpError(
-      403,
-      `X-APP-ID ${JSON.stringify(appId)} is not the client of this API key`,
-      [{ path: "X-APP-ID", message: "does not match the key's client id" }],
-      1,
-    );
+    throw new HttpError(403, `X-APP-ID ${JSON.stringify(appId)} is not the client of this API key`, {
+      details: [{ path: "X-APP-ID", message: "does not match the key's client id" }],
+      subcode: 1,
+    });
   }
   if (!key.realms.has(realm)) {
-    throw new HttpError(
-      403,
-      `realm ${JSON.stringify(realm)} is not allowed for client ${key.clientId}`,
-      [{ path: "X-REALM", message: "not allowed for this key" }],
-      2,
-    );
+    throw new HttpError(403, `realm ${JSON.stringify(realm)} is not allowed for client ${key.clientId}`, {
+      details: [{ path: "X-REALM", message: "not allowed for this key" }],
+      subcode: 2,
+    });
   }
   if (!topicAllowed(key, topic)) {
-    throw new HttpError(
-      403,
-      `topic ${JSON.stringify(topic)} is not allowed for client ${key.clientId}`,
-      [{ path: "KCL-TOPIC", message: "not allowed for this key" }],
-      3,
-    );
+    throw new HttpError(403, `topic ${JSON.stringify(topic)} is not allowed for client ${key.clientId}`, {
+      details: [{ path: "KCL-TOPIC", message: "not allowed for this key" }],
+      subcode: 3,
+    });
   }
   const ctx: RequestContext = { key, clientId: key.clientId, realm, topic };
   const webhook = headers.get("kcl-webhook-url");
@@ -103,8 +103,7 @@ function missingHeaders(appId: string | null, realm: string | null, topic: strin
   return new HttpError(
     400,
     `missing header${missing.length > 1 ? "s" : ""}: ${missing.map((m) => m.path).join(", ")}`,
-    missing,
-    1,
+    { details: missing, subcode: 1 },
   );
 }
 
@@ -114,30 +113,42 @@ export function checkWebhookUrl(value: string, hosts: WebhookHostPolicy): string
   try {
     url = new URL(value);
   } catch {
-    throw new HttpError(400, "KCL-WEBHOOK-URL is not an absolute URL", [{
-      path: "KCL-WEBHOOK-URL",
-      message: "must be an absolute http(s) URL",
-    }], 2);
+    throw new HttpError(400, "KCL-WEBHOOK-URL is not an absolute URL", {
+      details: [{
+        path: "KCL-WEBHOOK-URL",
+        message: "must be an absolute http(s) URL",
+      }],
+      subcode: 2,
+    });
   }
   if (url.protocol !== "http:" && url.protocol !== "https:") {
-    throw new HttpError(400, `KCL-WEBHOOK-URL scheme ${url.protocol} is not allowed`, [{
-      path: "KCL-WEBHOOK-URL",
-      message: "scheme must be http or https",
-    }], 2);
+    throw new HttpError(400, `KCL-WEBHOOK-URL scheme ${url.protocol} is not allowed`, {
+      details: [{
+        path: "KCL-WEBHOOK-URL",
+        message: "scheme must be http or https",
+      }],
+      subcode: 2,
+    });
   }
   // Credentials in the URL would be sent to the host (and logged with it), and fetch refuses such URLs anyway, so
   // every report would fail; userinfo also makes `http://allowed@evil` read like an allowed host.
   if (url.username !== "" || url.password !== "") {
-    throw new HttpError(400, "KCL-WEBHOOK-URL must not contain a user name or password", [{
-      path: "KCL-WEBHOOK-URL",
-      message: "must not contain credentials",
-    }], 2);
+    throw new HttpError(400, "KCL-WEBHOOK-URL must not contain a user name or password", {
+      details: [{
+        path: "KCL-WEBHOOK-URL",
+        message: "must not contain credentials",
+      }],
+      subcode: 2,
+    });
   }
   if (hosts !== undefined && !hosts.has(url.hostname.toLowerCase()) && !hosts.has(url.host.toLowerCase())) {
-    throw new HttpError(400, `KCL-WEBHOOK-URL host ${url.host} is not allowed`, [{
-      path: "KCL-WEBHOOK-URL",
-      message: "host not in KCL_WEBHOOK_ALLOWED_HOSTS",
-    }], 3);
+    throw new HttpError(400, `KCL-WEBHOOK-URL host ${url.host} is not allowed`, {
+      details: [{
+        path: "KCL-WEBHOOK-URL",
+        message: "host not in KCL_WEBHOOK_ALLOWED_HOSTS",
+      }],
+      subcode: 3,
+    });
   }
   return url.toString();
 }

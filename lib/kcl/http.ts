@@ -5,10 +5,7 @@
  */
 import type { Clock } from "../clock.ts";
 import { readJsonBodyFast, replacementCharError } from "../http/body.ts";
-import { type ErrorDetail, errorResponse, HttpError } from "../http/errors.ts";
-import { CLIENT_CLOSED_STATUS, statusLabel } from "../http/body_deadline.ts";
-import type { Logger } from "../log.ts";
-import { errorMessage } from "../log.ts";
+import { type ErrorDetail, HttpError } from "../http/errors.ts";
 import type { ApiKeys } from "./api_keys.ts";
 import { authorize, type WebhookHostPolicy, WebhookUrls } from "./auth.ts";
 import { type EventIntake, type EventResult, type IntakeOutcome, resultsStatus } from "./intake.ts";
@@ -26,7 +23,6 @@ export interface EventsHandlerDeps {
   requestTimeoutMs?: number;
   metrics: KclMetrics;
   clock: Clock;
-  logger: Logger;
   /** True once shutdown began: new requests are refused with 503. */
   closing: () => boolean;
 }
@@ -35,43 +31,25 @@ const JSON_HEADERS = { "content-type": "application/json; charset=utf-8" };
 /** The same as a Headers object, which a Response copies a little faster than a plain record (measured). */
 const RESULTS_HEADERS = new Headers(JSON_HEADERS);
 
-/** Whether a request path is one of the event endpoints. */
-export function isEventsPath(path: string): boolean {
-  return path === "/events" || path === "/event";
-}
-
 /**
- * Returns the handler of the event endpoints (route with {@link isEventsPath}). The common request takes one await
- * (the body) and no other promise: batched events are answered as soon as they are buffered.
+ * Returns the handler of the event endpoints (`POST /events`, `POST /event` in the service's route table); it throws
+ * HttpErrors for the service's error wrapper to answer. The common request takes one await (the body) and no other
+ * promise: batched events are answered as soon as they are buffered.
  *
  * @example
  * ```ts
  * const events = createEventsHandler(deps);
- * const handler = (req: Request) => isEventsPath(pathOf(req.url)) ? events(req) : other(req);
+ * const route = routeTable([{ path: "/events", methods: { POST: events } }, ...opsRoutes({ registry, ready })]);
  * ```
  */
 export function createEventsHandler(deps: EventsHandlerDeps): (req: Request) => Promise<Response> {
   const { metrics, intake, keys, clock, closing } = deps;
   const webhooks = new WebhookUrls(deps.webhookHosts);
   const bodyOptions = { maxBytes: deps.maxBodyBytes, timeoutMs: deps.requestTimeoutMs ?? 0 };
-  // Requests by status code, handed to prom-client when the metrics are read (a labelled inc hashes its label).
-  const codes = new Float64Array(600);
-  metrics.onCollect(() => {
-    for (let code = 0; code < codes.length; code++) {
-      const n = codes[code]!;
-      if (n === 0) continue;
-      codes[code] = 0;
-      metrics.httpRequests.labels(statusLabel(code)).inc(n);
-    }
-  });
 
   return async (req) => {
     const started = performance.now();
-    let res: Response;
     try {
-      if (req.method !== "POST") {
-        throw new HttpError(405, `method ${req.method} not allowed; use POST`, [], 1, { allow: "POST" });
-      }
       if (closing()) throw shuttingDown();
       const ctx = authorize(req.headers, keys, webhooks);
       const receivedAt = clock.now();
@@ -80,34 +58,20 @@ export function createEventsHandler(deps: EventsHandlerDeps): (req: Request) => 
       // From here to the buffers nothing awaits, so this check cannot go stale.
       if (closing()) throw shuttingDown();
       const submitted = intake.submit(ctx, parseUserEvents(body), receivedAt);
-      res = respond(submitted instanceof Promise ? await submitted : submitted);
-    } catch (err) {
-      if (err instanceof HttpError) {
-        res = errorResponse(err);
-        if (err.status === CLIENT_CLOSED_STATUS && deps.logger.debugEnabled) deps.logger.debug(err.message);
-      } else {
-        deps.logger.error("event request failed", { error: errorMessage(err) });
-        res = errorResponse(new HttpError(500, "internal error"));
-      }
+      return respond(submitted instanceof Promise ? await submitted : submitted);
+    } finally {
+      metrics.requestSeconds.observe((performance.now() - started) / 1000);
     }
-    const status = res.status;
-    if (status < codes.length) codes[status]!++;
-    else metrics.httpRequests.labels(statusLabel(status)).inc();
-    metrics.requestSeconds.observe((performance.now() - started) / 1000);
-    return res;
   };
 }
 
 /** The response for an intake outcome. */
 function respond(outcome: IntakeOutcome): Response {
   if (outcome.kind === "overloaded") {
-    throw new HttpError(
-      503,
-      `${outcome.priority} priority buffer is full; retry later`,
-      [],
-      1,
-      { "retry-after": String(outcome.retryAfterSeconds) },
-    );
+    throw new HttpError(503, `${outcome.priority} priority buffer is full; retry later`, {
+      subcode: 1,
+      headers: { "retry-after": String(outcome.retryAfterSeconds) },
+    });
   }
   if (outcome.kind === "replacement-char") throw replacementCharError();
   const results = outcome.results;
@@ -136,7 +100,7 @@ function resultsBody(results: EventResult[]): string {
 }
 
 function shuttingDown(): HttpError {
-  return new HttpError(503, "shutting down", [], 2, { "retry-after": "5", connection: "close" });
+  return new HttpError(503, "shutting down", { subcode: 2, headers: { "retry-after": "5", connection: "close" } });
 }
 
 function invalidDetails(results: EventResult[]): ErrorDetail[] {

@@ -6,9 +6,10 @@
 import type { Clock } from "../clock.ts";
 import { systemClock } from "../clock.ts";
 import type { KclProxyConfig } from "../config/kcl_proxy.ts";
-import { errorResponse, HttpError } from "../http/errors.ts";
+import { HttpError, withErrorBodies } from "../http/errors.ts";
 import { opsRoutes } from "../http/ops.ts";
-import { pathOf } from "../http/path.ts";
+import { routeTable } from "../http/routes.ts";
+import { StatusCounter } from "../http/status_counter.ts";
 import { withDeadline } from "../http/shutdown.ts";
 import { WireProducer } from "../kafka/wire_producer.ts";
 import type { BrokerSecurity } from "../kafka/wire/connection.ts";
@@ -25,7 +26,7 @@ import { createRegistry, type Registry } from "../metrics.ts";
 import { ApiKeys } from "./api_keys.ts";
 import { DedupWindow } from "./dedup.ts";
 import { EventCounter } from "./event_counter.ts";
-import { createEventsHandler, isEventsPath } from "./http.ts";
+import { createEventsHandler } from "./http.ts";
 import { ImmediateSender } from "./immediate_sender.ts";
 import { EventIntake } from "./intake.ts";
 import { createKclMetrics, type KclMetrics } from "./metrics.ts";
@@ -206,15 +207,16 @@ export async function startKclProxy(config: KclProxyConfig, deps: KclProxyDeps):
     requestTimeoutMs: config.requestTimeoutMs,
     metrics,
     clock,
-    logger,
     closing: () => closing,
   });
   const ready = () => ({ kafka: probe.ready, accepting: !closing });
-  const ops = opsRoutes({ registry, ready });
-  const other = async (req: Request): Promise<Response> =>
-    (await ops(req)) ?? errorResponse(new HttpError(404, "not found: use POST /events", [], 1));
-  // Not async itself: an event request's promise is the events handler's own.
-  const handler = (req: Request): Promise<Response> => isEventsPath(pathOf(req.url)) ? events(req) : other(req);
+  const statuses = new StatusCounter(metrics.httpRequests, metrics);
+  const route = routeTable([
+    { path: "/events", methods: { POST: events } },
+    { path: "/event", methods: { POST: events } },
+    ...opsRoutes({ registry, ready }),
+  ], () => new HttpError(404, "not found: use POST /events", { subcode: 1 }));
+  const handler = withErrorBodies(route, logger, (status) => statuses.add(status));
 
   let stopping: Promise<StopReport> | undefined;
   const stop = (): Promise<StopReport> => {

@@ -51,20 +51,18 @@ export const TOO_MANY_EVENTS_SUBCODE = 2;
 export function parseUserEvents(body: unknown): ParsedItem[] {
   if (Array.isArray(body)) {
     if (body.length > MAX_EVENTS_PER_REQUEST) {
-      throw new HttpError(
-        413,
-        `too many events: ${body.length}, at most ${MAX_EVENTS_PER_REQUEST} per request`,
-        [{ path: "", message: `at most ${MAX_EVENTS_PER_REQUEST} events` }],
-        TOO_MANY_EVENTS_SUBCODE,
-      );
+      throw new HttpError(413, `too many events: ${body.length}, at most ${MAX_EVENTS_PER_REQUEST} per request`, {
+        details: [{ path: "", message: `at most ${MAX_EVENTS_PER_REQUEST} events` }],
+        subcode: TOO_MANY_EVENTS_SUBCODE,
+      });
     }
-    if (body.length === 0) throw new HttpError(400, "request body is an empty array: expected events", [], 3);
+    if (body.length === 0) throw new HttpError(400, "request body is an empty array: expected events", { subcode: 3 });
     const items = new Array<ParsedItem>(body.length);
     for (let i = 0; i < body.length; i++) items[i] = parseOne(body[i], i);
     return items;
   }
   if (body !== null && typeof body === "object") return [parseOne(body, 0)];
-  throw new HttpError(400, "request body must be a UserEvent object or an array of them", [], 4);
+  throw new HttpError(400, "request body must be a UserEvent object or an array of them", { subcode: 4 });
 }
 
 /** The exact pattern `z.iso.datetime({ offset: true })` uses, so the fast check accepts the same strings. */

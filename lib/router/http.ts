@@ -3,8 +3,10 @@
  * (what the cache holds).
  * @module
  */
-import { errorResponse, HttpError, jsonResponse } from "../http/errors.ts";
+import { HttpError, jsonResponse, withErrorBodies } from "../http/errors.ts";
 import { opsRoutes, type ReadinessCheck } from "../http/ops.ts";
+import { routeTable } from "../http/routes.ts";
+import type { Logger } from "../log.ts";
 import type { Registry } from "../metrics.ts";
 import type { IntegrationCache } from "./integration_cache.ts";
 
@@ -13,30 +15,21 @@ import type { IntegrationCache } from "./integration_cache.ts";
  *
  * @example
  * ```ts
- * const handler = routerHandler({ registry, cache, ready: () => ({ consumer: consumer.ready }) });
+ * const handler = routerHandler({ registry, cache, logger, ready: () => ({ consumer: consumer.ready }) });
  * ```
  */
 export function routerHandler(
   opts: {
     registry: Registry;
     cache: IntegrationCache;
+    logger: Logger;
     ready: ReadinessCheck;
     details?: () => Record<string, unknown>;
   },
 ): (req: Request) => Promise<Response> {
-  const ops = opsRoutes({ registry: opts.registry, ready: opts.ready, details: opts.details });
-  return async (req) => {
-    const handled = await ops(req);
-    if (handled !== null) return handled;
-    const path = new URL(req.url).pathname;
-    if (path === "/integrations") {
-      if (req.method !== "GET" && req.method !== "HEAD") {
-        return errorResponse(
-          new HttpError(405, `method ${req.method} not allowed on /integrations`, [], 0, { allow: "GET, HEAD" }),
-        );
-      }
-      return jsonResponse({ integrations: opts.cache.snapshot() });
-    }
-    return errorResponse(new HttpError(404, `no route for ${req.method} ${path}`));
-  };
+  const route = routeTable([
+    ...opsRoutes(opts),
+    { path: "/integrations", methods: { GET: () => jsonResponse({ integrations: opts.cache.snapshot() }) } },
+  ], (req, path) => new HttpError(404, `no route for ${req.method} ${path}`));
+  return withErrorBodies(route, opts.logger);
 }

@@ -384,7 +384,7 @@ export async function startRouter(config: RouterConfig, deps: RouterDeps): Promi
   };
 
   return {
-    handler: routerHandler({ registry, cache, ready, details }),
+    handler: routerHandler({ registry, cache, logger, ready, details }),
     ready,
     cache,
     metrics,
