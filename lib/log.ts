@@ -108,3 +108,8 @@ export function errorMessage(err: unknown): string {
   if (err instanceof Error) return err.message;
   return String(err);
 }
+
+/** Anything thrown as an Error (a thrown string or object becomes one with its text), for APIs that want an Error. */
+export function asError(err: unknown): Error {
+  return err instanceof Error ? err : new Error(String(err));
+}

@@ -124,7 +124,7 @@ Deno.test("WireProducer reports per-record delivery", async (t) => {
       for (const m of read) assert.equal(m.value, `multi-${m.headers.index}`);
     });
 
-    await t.step("injected NOT_LEADER_FOR_PARTITION errors are retried and every record lands once", async () => {
+    await t.step("injected NOT_LEADER_OR_FOLLOWER errors are retried and every record lands once", async () => {
       const topic = uniqueTopic("injected");
       cluster.createTopic(topic, 3);
       // A producer of its own whose counters show that the injected errors were met, not skipped.
@@ -133,8 +133,8 @@ Deno.test("WireProducer reports per-record delivery", async (t) => {
       try {
         const records = Array.from({ length: 30 }, (_, i) => ({ topic, key: `k${i}`, value: `retried-${i}` }));
         cluster.pushRequestErrors(KafkaApiKey.Produce, [
-          KafkaErrorCode.NOT_LEADER_FOR_PARTITION,
-          KafkaErrorCode.NOT_LEADER_FOR_PARTITION,
+          KafkaErrorCode.NOT_LEADER_OR_FOLLOWER,
+          KafkaErrorCode.NOT_LEADER_OR_FOLLOWER,
         ]);
         const delivered = expectDelivered(
           await withTimeout(retrying.send(records), 20_000, "a send that meets two injected errors"),

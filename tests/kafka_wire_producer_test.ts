@@ -184,8 +184,8 @@ Deno.test("WireProducer retries retriable errors and reports the rest", async (t
     await p.connect();
     try {
       cluster.pushRequestErrors(KafkaApiKey.Produce, [
-        KafkaErrorCode.NOT_LEADER_FOR_PARTITION,
-        KafkaErrorCode.NOT_LEADER_FOR_PARTITION,
+        KafkaErrorCode.NOT_LEADER_OR_FOLLOWER,
+        KafkaErrorCode.NOT_LEADER_OR_FOLLOWER,
       ]);
       const before = p.stats.retries;
       delivered(await p.send(records("retried")));

@@ -5,6 +5,7 @@
  */
 import { z } from "zod";
 import { parseDuration } from "../duration.ts";
+import { hostPortProblem } from "../host_port.ts";
 
 /** Raw values as they come from env or flags. */
 export type RawValue = string | boolean | undefined;
@@ -95,8 +96,8 @@ export const hostPortList: Parse<string[]> = (s) => {
   const parts = s.split(",").map((p) => p.trim()).filter((p) => p !== "");
   if (parts.length === 0) throw new Error("empty list");
   for (const p of parts) {
-    const m = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(p);
-    if (m === null || Number(m[2]) < 1 || Number(m[2]) > 65535) throw new Error(`bad entry ${JSON.stringify(p)}`);
+    const problem = hostPortProblem(p);
+    if (problem !== null) throw new Error(`bad entry ${JSON.stringify(p)}: ${problem} (expected host:port)`);
   }
   return parts;
 };

@@ -64,6 +64,25 @@ Deno.test("hostPortList names the bad entry", () => {
   assert.match(err.problems[0] ?? "", /bad entry "b"/);
 });
 
+Deno.test("hostPortList accepts host:port lists and names what is wrong with a bad entry", () => {
+  assert.deepEqual(hostPortList("kafka-1:9092"), ["kafka-1:9092"]);
+  assert.deepEqual(hostPortList(" a.example.com:9092 , 10.0.0.1:29092,,[::1]:9093 "), [
+    "a.example.com:9092",
+    "10.0.0.1:29092",
+    "[::1]:9093",
+  ]);
+  const cases: [string, RegExp][] = [
+    ["", /empty list/],
+    ["kafka:9092,kafka2", /bad entry "kafka2": missing port/],
+    [":9092", /bad entry ":9092": missing host/],
+    ["kafka:port", /bad entry "kafka:port": invalid port "port"/],
+    ["kafka:70000", /bad entry "kafka:70000": port 70000 out of range/],
+    ["kafka:0", /port 0 out of range/],
+    ["http://kafka:9092", /bad entry "http:\/\/kafka:9092": invalid host/],
+  ];
+  for (const [input, message] of cases) assert.throws(() => hostPortList(input), message, input);
+});
+
 Deno.test("pickEnv takes the first alias that is set and non-empty", () => {
   assert.equal(pickEnv({ A: "", B: "2", C: "3" }, "A", "B", "C"), "2");
   assert.equal(pickEnv({}, "A"), undefined);

@@ -6,6 +6,7 @@
  */
 import type { Env } from "./parse.ts";
 import { readPemFile } from "./tls_files.ts";
+import { hostPortProblem, splitHostPort } from "../host_port.ts";
 
 /** A Redis to connect to (plain data: it is posted to the Redis worker). */
 export interface RedisTarget {
@@ -30,7 +31,6 @@ export interface RedisSettings {
 }
 
 const DEFAULT_SERVER = "localhost:6380";
-const HOST_PORT = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/;
 
 /**
  * The Redis target and every problem found, each naming its flag or variable and never the password. The database
@@ -112,10 +112,14 @@ interface ParsedServer {
 }
 
 function parseServer(server: string, problems: string[]): ParsedServer | undefined {
-  const hostPort = HOST_PORT.exec(server);
-  if (hostPort !== null) {
-    const port = portOf(hostPort[2]!, problems);
-    return port === undefined ? undefined : { host: unbracket(hostPort[1]!), port, tls: false };
+  if (!server.includes("://")) {
+    // Flapjack's own form.
+    const problem = hostPortProblem(server);
+    if (problem === null) return { ...splitHostPort(server), tls: false };
+    if (/^port \d+ out of range/.test(problem)) {
+      problems.push(`--server: ${problem}`);
+      return undefined;
+    }
   }
   if (!/^rediss?:\/\//i.test(server)) {
     problems.push(

@@ -6,7 +6,8 @@
  */
 import { type Clock, systemClock } from "../clock.ts";
 import type { Logger } from "../log.ts";
-import { errorMessage } from "../log.ts";
+import { asError, errorMessage } from "../log.ts";
+import { splitHostPort } from "../host_port.ts";
 import { BrokerConnection, type BrokerSecurity } from "./wire/connection.ts";
 import { KafkaAuthenticationError, KafkaConnectionError, KafkaProtocolError } from "./wire/errors.ts";
 import {
@@ -81,11 +82,7 @@ export class KafkaCluster {
     this.#opts = opts;
     this.#log = opts.logger.child({ component: "kafka-cluster" });
     this.#clock = opts.clock ?? systemClock;
-    this.#bootstrap = opts.brokers.map((b, i) => {
-      const colon = b.lastIndexOf(":");
-      const host = b.slice(0, colon).replace(/^\[(.*)\]$/, "$1");
-      return { nodeId: -1 - i, host, port: Number(b.slice(colon + 1)) };
-    });
+    this.#bootstrap = opts.brokers.map((b, i) => ({ nodeId: -1 - i, ...splitHostPort(b) }));
   }
 
   /** Metadata requests sent so far. */
@@ -131,7 +128,7 @@ export class KafkaCluster {
       }
     }
     this.#closeConnections();
-    throw lastError instanceof Error ? lastError : new Error(String(lastError));
+    throw asError(lastError);
   }
 
   /** Adds `topic` to the topics whose leaders are kept known. */

@@ -9,6 +9,7 @@ import { type Clock, systemClock, type TimerId } from "../clock.ts";
 import { backoffDelay, RECONNECT_BACKOFF } from "../backoff.ts";
 import type { Logger } from "../log.ts";
 import { errorMessage } from "../log.ts";
+import { splitHostPort } from "../host_port.ts";
 import { kafkaCheck } from "./diagnosis.ts";
 import { BrokerConnection, type BrokerSecurity } from "./wire/connection.ts";
 import { decodeMetadata, encodeMetadata } from "./wire/protocol.ts";
@@ -108,10 +109,8 @@ export class ClusterProbe {
         if (this.#conn === undefined || this.#conn.closed || this.#conn.expiring) {
           this.#conn?.close();
           this.#conn = undefined;
-          const colon = broker.lastIndexOf(":");
           this.#conn = await BrokerConnection.open({
-            host: broker.slice(0, colon).replace(/^\[(.*)\]$/, "$1"),
-            port: Number(broker.slice(colon + 1)),
+            ...splitHostPort(broker),
             connectTimeoutMs: timeoutMs,
             requestTimeoutMs: timeoutMs,
             clock: this.#clock,

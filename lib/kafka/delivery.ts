@@ -19,3 +19,13 @@ export interface OutboundRecord {
 export type Delivery =
   | { ok: true; topic: string; partition: number; offset: string }
   | { ok: false; topic: string; error: Error };
+
+/** Anything that produces records with one {@link Delivery} per record, in order (a WireProducer, a batcher). */
+export interface RecordSender {
+  send(records: OutboundRecord[]): Promise<Delivery[]>;
+}
+
+/** The deliveries of records that all failed with `error` (a send that could not happen at all). */
+export function failEvery(records: readonly OutboundRecord[], error: Error): Delivery[] {
+  return records.map((r) => ({ ok: false, topic: r.topic, error }));
+}

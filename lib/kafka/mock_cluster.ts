@@ -3,6 +3,7 @@
  * Used by `event-router dev` as its embedded broker and by the tests as a real TCP Kafka endpoint with fault injection.
  * @module
  */
+import { ErrorCode } from "./wire/errors.ts";
 
 /** The command that installs the shared library this module loads. */
 export const LIBRDKAFKA_INSTALL_COMMAND = "apt-get install -y librdkafka1";
@@ -54,34 +55,10 @@ export const KafkaApiKey = {
 } as const;
 
 /**
- * Kafka protocol error codes to inject. `TRANSPORT` is librdkafka's own code: the mock broker drops the connection
- * instead of answering.
+ * Kafka error codes to inject: the protocol's (lib/kafka/wire/errors.ts), and `TRANSPORT`, librdkafka's own code: the
+ * mock broker drops the connection instead of answering.
  */
-export const KafkaErrorCode = {
-  TRANSPORT: -195,
-  NONE: 0,
-  OFFSET_OUT_OF_RANGE: 1,
-  CORRUPT_MESSAGE: 2,
-  UNKNOWN_TOPIC_OR_PARTITION: 3,
-  LEADER_NOT_AVAILABLE: 5,
-  NOT_LEADER_FOR_PARTITION: 6,
-  REQUEST_TIMED_OUT: 7,
-  BROKER_NOT_AVAILABLE: 8,
-  MESSAGE_TOO_LARGE: 10,
-  NETWORK_EXCEPTION: 13,
-  COORDINATOR_LOAD_IN_PROGRESS: 14,
-  COORDINATOR_NOT_AVAILABLE: 15,
-  NOT_COORDINATOR: 16,
-  INVALID_TOPIC_EXCEPTION: 17,
-  NOT_ENOUGH_REPLICAS: 19,
-  NOT_ENOUGH_REPLICAS_AFTER_APPEND: 20,
-  ILLEGAL_GENERATION: 22,
-  UNKNOWN_MEMBER_ID: 25,
-  REBALANCE_IN_PROGRESS: 27,
-  TOPIC_AUTHORIZATION_FAILED: 29,
-  GROUP_AUTHORIZATION_FAILED: 30,
-  UNKNOWN_SERVER_ERROR: -1,
-} as const;
+export const KafkaErrorCode = { ...ErrorCode, TRANSPORT: -195 } as const;
 
 const SYMBOLS = {
   rd_kafka_conf_new: { parameters: [], result: "pointer" },

@@ -4,7 +4,7 @@
  * @module
  */
 /// <reference lib="deno.worker" />
-import type { Delivery } from "./delivery.ts";
+import { type Delivery, failEvery } from "./delivery.ts";
 import { WireProducer } from "./wire_producer.ts";
 import { brokerSecurity } from "./security.ts";
 import type { LogFields, Logger, LogLevel } from "../log.ts";
@@ -72,8 +72,7 @@ async function handle(req: WorkerRequest): Promise<void> {
       const producer = producers[req.p];
       let deliveries: Delivery[];
       if (producer === undefined) {
-        const error = new Error(`no producer #${req.p}`);
-        deliveries = req.records.map((r) => ({ ok: false, topic: r.topic, error }));
+        deliveries = failEvery(req.records, new Error(`no producer #${req.p}`));
       } else {
         deliveries = await producer.send(req.records);
       }

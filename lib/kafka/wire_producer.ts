@@ -9,7 +9,7 @@
 import { backoffDelay } from "../backoff.ts";
 import { type Clock, systemClock } from "../clock.ts";
 import type { Logger } from "../log.ts";
-import { errorMessage } from "../log.ts";
+import { asError, errorMessage } from "../log.ts";
 import type { CompressionCodec } from "./compression/codec.ts";
 import type { Delivery, OutboundRecord } from "./delivery.ts";
 import { KafkaCluster, type TopicState } from "./cluster.ts";
@@ -241,7 +241,7 @@ export class WireProducer {
     } catch (err) {
       // No metadata (or an unexpected failure): every pending record tries again.
       this.#cluster.markStale();
-      return [{ done: [], deliveries: [], retry: pending, error: err instanceof Error ? err : new Error(String(err)) }];
+      return [{ done: [], deliveries: [], retry: pending, error: asError(err) }];
     }
   }
 
@@ -318,7 +318,7 @@ export class WireProducer {
       conn = await this.#cluster.connectionTo(this.#cluster.broker(nodeId)!);
     } catch (err) {
       this.#cluster.markStale();
-      return [failed(err instanceof Error ? err : new Error(String(err)), unsent(), records)];
+      return [failed(asError(err), unsent(), records)];
     }
     const maxBatchBytes = this.#opts.maxBatchBytes ?? 1_000_000;
     const answers: Promise<Settled>[] = [];
@@ -391,7 +391,7 @@ export class WireProducer {
       responses = await conn.request(id, frame, decodeProduce);
     } catch (err) {
       if (err instanceof KafkaConnectionError) this.#cluster.markStale();
-      return failed(err instanceof Error ? err : new Error(String(err)), all(), records);
+      return failed(asError(err), all(), records);
     }
 
     for (const r of responses) {

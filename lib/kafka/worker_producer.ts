@@ -4,7 +4,7 @@
  * @module
  */
 import type { Logger } from "../log.ts";
-import type { Delivery, OutboundRecord } from "./delivery.ts";
+import { type Delivery, failEvery, type OutboundRecord } from "./delivery.ts";
 import type { WorkerClientSettings, WorkerProducerSettings, WorkerReply, WorkerRequest } from "./worker_protocol.ts";
 
 export type { WorkerClientSettings, WorkerProducerSettings } from "./worker_protocol.ts";
@@ -224,6 +224,5 @@ export class ProducerWorker {
 }
 
 function failAll(records: OutboundRecord[], message: string): Delivery[] {
-  const error = new Error(message);
-  return records.map((r) => ({ ok: false, topic: r.topic, error }));
+  return failEvery(records, new Error(message));
 }

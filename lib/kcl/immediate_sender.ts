@@ -3,8 +3,8 @@
  * are in flight into one produce call, so a burst of requests costs a few round trips instead of one each.
  * @module
  */
-import type { Delivery, OutboundRecord } from "../kafka/delivery.ts";
-import type { RecordSender } from "./priority_batcher.ts";
+import { type Delivery, failEvery, type OutboundRecord, type RecordSender } from "../kafka/delivery.ts";
+import { asError } from "../log.ts";
 import type { KclMetrics } from "./metrics.ts";
 
 interface Waiting {
@@ -79,8 +79,8 @@ export class ImmediateSender implements RecordSender {
     const started = performance.now();
     const send: Promise<void> = this.#sender.send(records)
       .catch((err): Delivery[] => {
-        const error = err instanceof Error ? err : new Error(String(err));
-        return records.map((r) => ({ ok: false, topic: r.topic, error }));
+        const error = asError(err);
+        return failEvery(records, error);
       })
       .then((deliveries) => {
         this.#observe?.(records.length, (performance.now() - started) / 1000);

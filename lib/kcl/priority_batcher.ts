@@ -5,17 +5,12 @@
  * @module
  */
 import type { Clock, TimerId } from "../clock.ts";
-import type { Delivery, OutboundRecord } from "../kafka/delivery.ts";
+import { type Delivery, failEvery, type OutboundRecord, type RecordSender } from "../kafka/delivery.ts";
 import type { Logger } from "../log.ts";
-import { errorMessage } from "../log.ts";
+import { asError, errorMessage } from "../log.ts";
 import type { KclMetrics } from "./metrics.ts";
 import type { BatchedClass } from "./priority.ts";
 import type { EventRecord } from "./record.ts";
-
-/** Anything that produces records with per-record results (a WireProducer). */
-export interface RecordSender {
-  send(records: OutboundRecord[]): Promise<Delivery[]>;
-}
 
 /** Batching rule of one class. */
 export interface ClassLimits {
@@ -256,7 +251,7 @@ export class PriorityBatcher {
     metrics?.batchEvents.labels(c.cls).observe(batch.length);
     const send: Promise<void> = this.#opts.sender.send(records)
       .then((deliveries) => this.#settle(c, batch, deliveries))
-      .catch((err) => this.#settle(c, batch, batch.map(() => ({ ok: false, topic: "", error: asError(err) }))))
+      .catch((err) => this.#settle(c, batch, failEvery(records, asError(err))))
       .finally(() => {
         metrics?.produceSeconds.labels(c.cls).observe((performance.now() - started) / 1000);
         c.sending--;
@@ -295,8 +290,4 @@ export class PriorityBatcher {
       }
     }
   }
-}
-
-function asError(err: unknown): Error {
-  return err instanceof Error ? err : new Error(String(err));
 }

@@ -11,6 +11,7 @@ import { opsRoutes } from "../http/ops.ts";
 import { routeTable } from "../http/routes.ts";
 import { StatusCounter } from "../http/status_counter.ts";
 import { withDeadline } from "../http/shutdown.ts";
+import type { RecordSender } from "../kafka/delivery.ts";
 import { WireProducer } from "../kafka/wire_producer.ts";
 import type { BrokerSecurity } from "../kafka/wire/connection.ts";
 import { brokerSecurity } from "../kafka/security.ts";
@@ -30,13 +31,7 @@ import { createEventsHandler } from "./http.ts";
 import { ImmediateSender } from "./immediate_sender.ts";
 import { EventIntake } from "./intake.ts";
 import { createKclMetrics, type KclMetrics } from "./metrics.ts";
-import {
-  type BufferedEvent,
-  type ClassLimits,
-  type FailedEvent,
-  PriorityBatcher,
-  type RecordSender,
-} from "./priority_batcher.ts";
+import { type BufferedEvent, type ClassLimits, type FailedEvent, PriorityBatcher } from "./priority_batcher.ts";
 import type { BatchedClass } from "./priority.ts";
 import { eventValue, RecordBuilder } from "./record.ts";
 import { type FailureReport, WebhookNotifier } from "./webhook_notifier.ts";

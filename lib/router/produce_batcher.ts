@@ -3,12 +3,8 @@
  * queued in the same turn of the event loop (a fetched batch being routed) leave together, one request per broker.
  * @module
  */
-import type { Delivery, OutboundRecord } from "../kafka/delivery.ts";
-
-/** What the batcher sends through (a {@link WireProducer}). */
-export interface RecordSender {
-  send(records: OutboundRecord[]): Promise<Delivery[]>;
-}
+import { type Delivery, failEvery, type OutboundRecord, type RecordSender } from "../kafka/delivery.ts";
+import { asError } from "../log.ts";
 
 interface Waiter {
   start: number;
@@ -64,9 +60,9 @@ export class ProduceBatcher implements RecordSender {
       for (const w of waiters) w.resolve(deliveries.slice(w.start, w.start + w.count));
     }, (err: unknown) => {
       // WireProducer never rejects; a sender that does fails every record of the batch.
-      const error = err instanceof Error ? err : new Error(String(err));
+      const error = asError(err);
       for (const w of waiters) {
-        w.resolve(records.slice(w.start, w.start + w.count).map((r) => ({ ok: false, topic: r.topic, error })));
+        w.resolve(failEvery(records.slice(w.start, w.start + w.count), error));
       }
     }).finally(() => this.#inFlight.delete(p));
     this.#inFlight.add(p);

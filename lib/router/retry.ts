@@ -15,7 +15,7 @@ import { parseEvent, rawMemberText, wantsIntegration } from "./event.ts";
 import type { IntegrationCache } from "./integration_cache.ts";
 import { coordinates, type InboundMessage, outboundHeaders } from "./message.ts";
 import type { RouterMetrics } from "./metrics.ts";
-import type { RecordSender } from "./produce_batcher.ts";
+import type { RecordSender } from "../kafka/delivery.ts";
 import type { RetryPolicy } from "./retry_policy.ts";
 
 /** Pseudo-integration of dead letters whose app lookup kept failing. */

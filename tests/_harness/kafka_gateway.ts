@@ -13,6 +13,7 @@ import { Buffer } from "node:buffer";
 import { createHash, createHmac, pbkdf2Sync, randomBytes, timingSafeEqual } from "node:crypto";
 import net from "node:net";
 import tls from "node:tls";
+import { splitHostPort } from "../../lib/host_port.ts";
 
 /** Options of {@link startKafkaGateway}. */
 export interface KafkaGatewayOptions {
@@ -64,10 +65,7 @@ const SCRAM_ITERATIONS = 4096;
 
 /** Starts one gateway listener per upstream broker. */
 export async function startKafkaGateway(opts: KafkaGatewayOptions): Promise<KafkaGateway> {
-  const upstream = opts.upstream.split(",").map((b) => {
-    const i = b.lastIndexOf(":");
-    return { host: b.slice(0, i), port: Number(b.slice(i + 1)) };
-  });
+  const upstream = opts.upstream.split(",").map(splitHostPort);
   const users = new Map(Object.entries(opts.sasl?.users ?? {}));
   const authentications = new Map<string, number>();
   const counters = { expiredSessions: 0 };

@@ -15,7 +15,7 @@ import type { KafkaSecurityConfig } from "../security.ts";
 
 /** Options of {@link createKafka}. */
 export interface CreateKafkaOptions {
-  /** Bootstrap brokers as `host:port` (see {@link parseBootstrapServers}). */
+  /** Bootstrap brokers as `host:port` (checked by the config: lib/host_port.ts). */
   brokers: string[];
   clientId: string;
   logger: Logger;
@@ -148,44 +148,4 @@ function forwardKafkaLog(log: Logger, repeats: RepeatFilter, entry: LogEntry): v
     default:
       log.debug(message, { ...fields, stack });
   }
-}
-
-/**
- * Splits a comma-separated bootstrap list (`host:port,host:port`, IPv6 as `[::1]:9092`) into kafkajs' broker list.
- * Throws an Error naming the first bad entry.
- *
- * @example
- * ```ts
- * parseBootstrapServers("kafka-1:9092, kafka-2:9092"); // ["kafka-1:9092", "kafka-2:9092"]
- * ```
- */
-export function parseBootstrapServers(s: string): string[] {
-  const entries = s.split(",").map((e) => e.trim());
-  if (entries.every((e) => e === "")) {
-    throw new Error(`bootstrap servers: expected a comma-separated list of host:port, got ${JSON.stringify(s)}`);
-  }
-  for (const entry of entries) {
-    const problem = bootstrapEntryProblem(entry);
-    if (problem !== null) {
-      throw new Error(`bootstrap servers: invalid entry ${JSON.stringify(entry)}: ${problem} (expected host:port)`);
-    }
-  }
-  return entries;
-}
-
-const HOST_PATTERN = /^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$/;
-const IPV6_PATTERN = /^\[[0-9A-Fa-f:.]+\]$/;
-
-function bootstrapEntryProblem(entry: string): string | null {
-  if (entry === "") return "empty entry";
-  const colon = entry.lastIndexOf(":");
-  if (colon === -1) return "missing port";
-  const host = entry.slice(0, colon);
-  const port = entry.slice(colon + 1);
-  if (host === "") return "missing host";
-  if (!HOST_PATTERN.test(host) && !IPV6_PATTERN.test(host)) return `invalid host ${JSON.stringify(host)}`;
-  if (!/^[0-9]{1,5}$/.test(port)) return `invalid port ${JSON.stringify(port)}`;
-  const n = Number(port);
-  if (n < 1 || n > 65535) return `port ${n} out of range 1-65535`;
-  return null;
 }

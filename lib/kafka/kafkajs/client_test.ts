@@ -1,34 +1,11 @@
 /**
- * Unit tests of the kafkajs client factory: bootstrap list parsing and the mapping of kafkajs log levels.
+ * Unit tests of the kafkajs client factory: the mapping of kafkajs log levels.
  * @module
  */
 import assert from "node:assert/strict";
-import { createKafka, parseBootstrapServers } from "./client.ts";
+import { createKafka } from "./client.ts";
 import { createLogger } from "../../log.ts";
 import { ManualClock } from "../../clock.ts";
-
-Deno.test("parseBootstrapServers accepts host:port lists", () => {
-  assert.deepEqual(parseBootstrapServers("kafka-1:9092"), ["kafka-1:9092"]);
-  assert.deepEqual(parseBootstrapServers(" a.example.com:9092 , 10.0.0.1:29092,[::1]:9093 "), [
-    "a.example.com:9092",
-    "10.0.0.1:29092",
-    "[::1]:9093",
-  ]);
-});
-
-Deno.test("parseBootstrapServers names the bad entry", () => {
-  const cases: [string, RegExp][] = [
-    ["", /expected a comma-separated list of host:port/],
-    ["kafka:9092,kafka2", /invalid entry "kafka2": missing port/],
-    ["kafka:9092,,kafka2:9092", /invalid entry "": empty entry/],
-    [":9092", /invalid entry ":9092": missing host/],
-    ["kafka:port", /invalid entry "kafka:port": invalid port "port"/],
-    ["kafka:70000", /invalid entry "kafka:70000": port 70000 out of range/],
-    ["kafka:0", /port 0 out of range/],
-    ["http://kafka:9092", /invalid entry "http:\/\/kafka:9092": invalid host/],
-  ];
-  for (const [input, message] of cases) assert.throws(() => parseBootstrapServers(input), message, input);
-});
 
 Deno.test("createKafka sends kafkajs log lines through our logger at mapped levels", () => {
   const lines: { level: string; msg: string; component?: string; namespace?: string }[] = [];
