@@ -13,6 +13,7 @@ export interface Clock {
   now(): number;
   /** Runs `fn` once after `ms` milliseconds. */
   setTimeout(fn: () => void, ms: number): TimerId;
+  /** Cancels a timer of {@link setTimeout} that has not fired (nothing happens for one that has). */
   clearTimeout(id: TimerId): void;
   /** Resolves after `ms`; rejects with the signal's reason when `signal` aborts first. */
   sleep(ms: number, signal?: AbortSignal): Promise<void>;
@@ -59,24 +60,29 @@ export class ManualClock implements Clock {
   #nextId = 1;
   #timers = new Map<TimerId, { at: number; fn: () => void }>();
 
+  /** A clock at `start` (ms since the epoch). */
   constructor(start = 0) {
     this.#now = start;
   }
 
+  /** The manual time (ms), moved only by {@link advance}. */
   now(): number {
     return this.#now;
   }
 
+  /** Runs `fn` when {@link advance} reaches `ms` from now. */
   setTimeout(fn: () => void, ms: number): TimerId {
     const id = this.#nextId++;
     this.#timers.set(id, { at: this.#now + Math.max(0, ms), fn });
     return id;
   }
 
+  /** Cancels a timer that has not fired. */
   clearTimeout(id: TimerId): void {
     this.#timers.delete(id);
   }
 
+  /** Resolves when {@link advance} reaches `ms` from now; rejects when `signal` aborts first. */
   sleep(ms: number, signal?: AbortSignal): Promise<void> {
     return sleepWith(this, ms, signal);
   }

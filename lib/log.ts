@@ -14,9 +14,13 @@ export type LogLevel = "debug" | "info" | "warn" | "error";
 
 /** What every component is given to log with. */
 export interface Logger {
+  /** Detail for diagnosis; written only with `--debug`. */
   debug(msg: string, fields?: LogFields): void;
+  /** What the service does: start, stop, connections made. */
   info(msg: string, fields?: LogFields): void;
+  /** Something an operator may want to act on; the service goes on. */
   warn(msg: string, fields?: LogFields): void;
+  /** Something failed that an operator must look at. */
   error(msg: string, fields?: LogFields): void;
   /** A logger that adds `fields` to every line. */
   child(fields: LogFields): Logger;
@@ -26,6 +30,7 @@ export interface Logger {
 
 /** Options of {@link createLogger}. */
 export interface LoggerOptions {
+  /** Write debug lines too. */
   debug?: boolean;
   /** Lines below this level are dropped (default: `debug` when `debug` is set, else `info`). */
   minLevel?: LogLevel;
@@ -33,7 +38,9 @@ export interface LoggerOptions {
   format?: "json" | "text";
   /** Where lines go; default stderr. */
   write?: (line: string) => void;
+  /** The time stamped on each line; default the system clock. */
   clock?: Clock;
+  /** Fields added to every line. */
   fields?: LogFields;
 }
 

@@ -17,6 +17,7 @@ export interface SseEvent {
 
 /** What the parser reports besides events. */
 export interface SseParserCallbacks {
+  /** A complete event (dispatched at its blank line). */
   onEvent(event: SseEvent): void;
   /** A valid `retry:` field: the server's reconnection delay in milliseconds. */
   onRetry?(ms: number): void;
@@ -43,6 +44,10 @@ export class SseParser {
   #type = "";
   #lastEventId = "";
 
+  /**
+   * A parser at the start of a stream.
+   * @param initialLastEventId the id a reconnect resumes after (sent as `Last-Event-ID`)
+   */
   constructor(private readonly callbacks: SseParserCallbacks, initialLastEventId = "") {
     this.#lastEventId = initialLastEventId;
   }
@@ -52,6 +57,7 @@ export class SseParser {
     return this.#lastEventId;
   }
 
+  /** Parses the next piece of the stream (any split: events may span chunks); calls back for each complete event. */
   feed(chunk: string): void {
     if (!this.#started && chunk.length > 0) {
       this.#started = true;

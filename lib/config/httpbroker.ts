@@ -14,20 +14,29 @@ import { describeRedisTarget, loadRedisTarget, type RedisTarget } from "./redis_
 
 /** Where the HTTP server binds. */
 export interface ListenAddress {
+  /** The address bound (0.0.0.0 for all). */
   hostname: string;
+  /** The port (0: any free port). */
   port: number;
 }
 
 /** Typed configuration of the broker. */
 export interface HttpBrokerConfig {
+  /** Where the HTTP server binds (`--port`). */
   listen: ListenAddress;
   /** Flapjack's Redis: where, which database, how to log in (see lib/config/redis_server.ts). */
   redis: RedisTarget;
+  /** How often every cached state is submitted (`--interval`). */
   intervalMs: number;
+  /** Flapjack's events list (`--queue`). */
   queue: string;
+  /** 2 also pushes `+` to `<queue>_actions` per event, as Flapjack 2's processor expects (`--flapjack-version`). */
   flapjackVersion: 1 | 2;
+  /** Keep the cached states in Redis across restarts (off with `--no-persist`). */
   persist: boolean;
+  /** Debug lines, and a line per HTTP request (`--debug`). */
   debug: boolean;
+  /** `text` (Go log lines) or `json` (`--log-format`). */
   logFormat: "text" | "json";
   /** A request body must arrive within this (408 otherwise); 0 disables. */
   requestTimeoutMs: number;
@@ -39,19 +48,33 @@ export interface HttpBrokerConfig {
 
 /** Raw values of the flags (strings as typed, booleans for switches). */
 export interface HttpBrokerRawInput {
+  /** `--port`: `3090`, `:3090` or `host:port`. */
   port?: string;
+  /** `--server`: `host:port`, `redis://…` or `rediss://…`. */
   server?: string;
+  /** `--database`. */
   database?: string;
+  /** `--interval`, a duration. */
   interval?: string;
+  /** `--queue`. */
   queue?: string;
+  /** `--flapjack-version`: 1 or 2. */
   flapjackVersion?: string;
+  /** `--no-persist`. */
   noPersist?: boolean;
+  /** `--debug`. */
   debug?: boolean;
+  /** `--log-format`: text or json. */
   logFormat?: string;
+  /** `--request-timeout`, a duration. */
   requestTimeout?: string;
+  /** `--max-states`. */
   maxStates?: string;
+  /** `--tls-cert`: a PEM file. */
   tlsCert?: string;
+  /** `--tls-key`: a PEM file. */
   tlsKey?: string;
+  /** `--redis-tls-ca`: a PEM file. */
   redisTlsCa?: string;
 }
 

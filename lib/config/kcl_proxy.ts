@@ -27,16 +27,23 @@ import { type CompressionCodec, parseCompressionCodec } from "../kafka/compressi
 
 /** Typed configuration of the proxy. */
 export interface KclProxyConfig {
+  /** Kafka bootstrap brokers as `host:port` (`KCL_BOOTSTRAP_SERVERS`). */
   bootstrapServers: string[];
+  /** HTTP port (`KCL_PORT`). */
   port: number;
+  /** Listen address (`KCL_HOST`). */
   hostname: string;
+  /** The API keys file (`KCL_API_KEYS_FILE`), re-read on SIGHUP. */
   apiKeysFile: string;
+  /** Largest request body (`KCL_MAX_BODY_BYTES`). */
   maxBodyBytes: number;
   /** 0 disables de-duplication. */
   dedupWindowMs: number;
   /** Allowed webhook hosts (`host` or `host:port`, lower case); undefined allows any http(s) host. */
   webhookAllowedHosts?: string[];
+  /** Time to flush buffers on SIGTERM (`KCL_SHUTDOWN_TIMEOUT`). */
   shutdownTimeoutMs: number;
+  /** Debug lines, and a line per HTTP request (`KCL_DEBUG`). */
   debug: boolean;
   /** Capacity of the low priority buffer. */
   lowBuffer: number;

@@ -10,11 +10,15 @@ import { hostPortProblem, splitHostPort } from "../host_port.ts";
 
 /** A Redis to connect to (plain data: it is posted to the Redis worker). */
 export interface RedisTarget {
+  /** Redis's host. */
   host: string;
+  /** Redis's port. */
   port: number;
+  /** The database index used. */
   database: number;
   /** An ACL user (Redis 6+); absent: `default`. */
   username?: string;
+  /** The password (`REDIS_PASSWORD`, `_FILE`, or the URL's); never logged. */
   password?: string;
   /** TLS (`rediss://`), trusting `ca` (PEM) or the system store. */
   tls?: { ca?: string };

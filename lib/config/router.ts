@@ -26,7 +26,9 @@ import type { KafkaSecurityConfig } from "../kafka/security.ts";
 
 /** One integration an app routes to: its display name (what events opt out of) and its Kafka topic. */
 export interface IntegrationTarget {
+  /** The integration's name, as events name it to opt out. */
   name: string;
+  /** The Kafka topic its events go to. */
   topic: string;
 }
 
@@ -37,29 +39,41 @@ export type IntegrationSourceConfig =
 
 /** S3 client settings for dead letters. */
 export interface S3Config {
+  /** The bucket (`ER_CLICKSTREAM_RETRY_S3_BUCKET`). */
   bucket: string;
   /** Key prefix without trailing slash, or undefined. */
   prefix: string | undefined;
+  /** The bucket's region (`AWS_REGION`). */
   region: string;
   /** Custom endpoint (path-style addressing is used when set). */
   endpoint: string | undefined;
+  /** Static credentials from the environment; undefined uses the SDK's default chain. */
   credentials: { accessKeyId: string; secretAccessKey: string; sessionToken?: string } | undefined;
 }
 
 /** The typed router configuration. */
 export interface RouterConfig {
+  /** Debug lines, and a line per HTTP request (`ER_DEBUG`, `--debug`). */
   debug: boolean;
+  /** Kafka bootstrap brokers as `host:port` (`ER_BOOTSTRAP_SERVERS`). */
   bootstrapServers: string[];
+  /** HTTP port of /health, /ready, /metrics, /integrations (`ER_SERVER_PORT`). */
   serverPort: number;
+  /** Consumer group of the ingestion topic (`ER_KAFKA_GROUP_ID`). */
   groupId: string;
+  /** The clickstream topic consumed (`ER_KAFKA_INGESTION_TOPIC`). */
   ingestionTopic: string;
   /** SSE broadcast URL, or undefined when SSE is off (`--disable-sse`, `mock`). */
   sseUrl: string | undefined;
+  /** How long shutdown waits for messages in flight (`ER_KAFKA_PRODUCER_FLUSH_TIMEOUT_MS`). */
   flushTimeoutMs: number;
+  /** Broker-side wait for replicas per produce request (`ER_KAFKA_PRODUCER_MESSAGE_TIMEOUT_MS`). */
   messageTimeoutMs: number;
+  /** Retries before a message is dead-lettered (`ER_MAX_RETRIES`; see RetryPolicy). */
   maxRetries: number;
   /** Set with `--retry`: retry topic and S3 dead letters. */
   retry: { topic: string; s3: S3Config } | undefined;
+  /** Where each app's integrations come from: Houston (`start`) or a static list (`mock`). */
   source: IntegrationSourceConfig;
   /** Cache entry lifetime in ms, or undefined when entries live until SSE replaces them. */
   cacheTtlMs: number | undefined;

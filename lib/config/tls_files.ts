@@ -14,7 +14,9 @@ export interface GivenSetting {
 
 /** The certificate chain and key an HTTPS listener serves (PEM texts, what `Deno.serve` takes). */
 export interface ServerTls {
+  /** The certificate chain, leaf first. */
   cert: string;
+  /** The certificate's private key. */
   key: string;
 }
 

@@ -11,9 +11,13 @@ export const CLIENT_CLOSED_STATUS = 499;
 
 /** One item of an error's `details`: which field (and which item of a bulk request) was wrong, and how. */
 export interface ErrorDetail {
+  /** The field (`entity`, `data.x`) or header (`X-API-KEY`) that was wrong. */
   path?: string;
+  /** What was wrong with it. */
   message: string;
+  /** Which item of a bulk request. */
   index?: number;
+  /** Further facts a handler adds (`requestId`). */
   [key: string]: unknown;
 }
 
@@ -39,12 +43,22 @@ export interface HttpErrorOptions {
  * ```
  */
 export class HttpError extends Error {
+  /** `HttpError`. */
   override name = "HttpError";
+  /** The HTTP status answered. */
   readonly status: number;
+  /** The body's `error_code`: status × 100 + subcode. */
   readonly errorCode: number;
+  /** The body's `details`. */
   readonly details: ErrorDetail[];
+  /** Headers of the answer. */
   readonly headers: Record<string, string>;
 
+  /**
+   * An error to answer with `status` and the JSON error body.
+   * @param status the HTTP status to answer
+   * @param message the body's `message`: what was wrong, for the client to read
+   */
   constructor(status: number, message: string, options: HttpErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.status = status;

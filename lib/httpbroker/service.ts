@@ -27,8 +27,14 @@ import { RedisWorkerUnavailableError, WorkerRedisLink, type WorkerRedisOptions }
 
 /** What the broker is given besides its config. */
 export interface HttpBrokerDeps {
+  /** Where the broker logs. */
   logger: Logger;
+  /** Ticks, TTLs and persistence windows run on it; default the system clock. */
   clock?: Clock;
+  /**
+   * Where its metrics register; default a new registry (a prom-client Registry).
+   * @ignore
+   */
   registry?: Registry;
   /** Identifies this instance in the leader lease; default a random UUID. */
   instanceId?: string;
@@ -45,23 +51,55 @@ export interface HttpBrokerDeps {
   redisThread?: "worker" | "main";
   /** Told the payloads of every submission Redis accepted (see FlapjackSinkOptions.onSubmitted). */
   onSubmitted?: (payloads: string[]) => void;
-  /** Settings of the Redis worker (tests: a crashing entry, a short restart delay). */
+  /**
+   * Settings of the Redis worker (tests: a crashing entry, a short restart delay).
+   * @ignore
+   */
   redisWorker?: Pick<WorkerRedisOptions, "entry" | "restartDelayMs" | "callTimeoutMs">;
 }
 
 /** A running broker. */
 export interface HttpBroker {
+  /** Serves `/state`, `/state/<entity>/<check>`, `/health`, `/ready` and `/metrics`. */
   handler: (req: Request) => Promise<Response>;
   /** Readiness by dependency (`/ready`). */
   ready(): Record<string, boolean>;
   /** Stops ticking, writes dirty states, releases the lease, closes Redis. */
   stop(): Promise<void>;
+  /**
+   * One of its parts, for tests; not part of the public API.
+   * @ignore
+   */
   readonly store: StateStore;
+  /**
+   * One of its parts, for tests; not part of the public API.
+   * @ignore
+   */
   readonly ticker: Ticker;
+  /**
+   * One of its parts, for tests; not part of the public API.
+   * @ignore
+   */
   readonly submitter: Submitter;
+  /**
+   * One of its parts, for tests; not part of the public API.
+   * @ignore
+   */
   readonly sink: FlapjackSink;
+  /**
+   * One of its parts, for tests; not part of the public API.
+   * @ignore
+   */
   readonly persistence: StatePersistence | undefined;
+  /**
+   * One of its parts, for tests; not part of the public API.
+   * @ignore
+   */
   readonly lease: LeaderLease | undefined;
+  /**
+   * One of its parts, for tests; not part of the public API.
+   * @ignore
+   */
   readonly registry: Registry;
 }
 

@@ -27,6 +27,7 @@ export interface KafkaTlsConfig {
   caCerts?: string[];
   /** Client certificate chain and its decrypted key (mutual TLS). */
   cert?: string;
+  /** The client certificate's private key. */
   key?: string;
   /** `https` (default): the broker's name must match its certificate; `none`: only the chain is checked. */
   verifyHostname: boolean;
@@ -39,6 +40,7 @@ export type KafkaSaslConfig =
 
 /** A service's Kafka security settings. */
 export interface KafkaSecurityConfig {
+  /** `*_KAFKA_SECURITY_PROTOCOL`: PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL. */
   protocol: SecurityProtocol;
   /** Set for SSL and SASL_SSL. */
   tls?: KafkaTlsConfig;

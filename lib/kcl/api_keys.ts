@@ -26,13 +26,17 @@ export const ApiKeysFileSchema = z.object({ keys: z.array(KeyEntrySchema) });
 
 /** One key as the proxy uses it (the secret itself is not kept). */
 export interface ApiKey {
+  /** The entry's id (logged instead of the key). */
   id: string;
+  /** The client the key belongs to (`X-APP-ID` must match). */
   clientId: string;
+  /** Realms it may post to (`X-REALM`). */
   realms: ReadonlySet<string>;
   /** Exact topic names. */
   topics: ReadonlySet<string>;
   /** Prefixes of entries that ended in `*`. */
   topicPrefixes: readonly string[];
+  /** Signs the failure webhooks of its requests (`kcl-signature`), when set. */
   webhookSecret?: string;
 }
 

@@ -38,8 +38,14 @@ import { type FailureReport, WebhookNotifier } from "./webhook_notifier.ts";
 
 /** What the proxy is built from besides its config. */
 export interface KclProxyDeps {
+  /** Where the proxy logs (its lines carry `service: kcl-proxy`). */
   logger: Logger;
+  /** Batching windows, dedup, webhooks and the probe run on it; default the system clock. */
   clock?: Clock;
+  /**
+   * Where its metrics register; default a new registry (a prom-client Registry).
+   * @ignore
+   */
   registry?: Registry;
   /** Pre-loaded keys (tests, embedding); otherwise read from `config.apiKeysFile`. */
   keys?: ApiKeys;
@@ -72,13 +78,23 @@ export interface StopReport {
 
 /** A running proxy. */
 export interface KclProxy {
+  /** Serves `/events`, `/event`, `/health`, `/ready` and `/metrics`. */
   handler: (req: Request) => Promise<Response>;
+  /** Readiness per dependency: `kafka` (a broker accepts the proxy) and `accepting` (not shutting down). */
   ready: () => Record<string, boolean>;
   /** Re-reads the API keys file (SIGHUP); false when it was invalid and the old keys stay. */
   reloadKeys: () => Promise<boolean>;
   /** Refuses new requests, flushes every buffer within the shutdown timeout, reports the rest, disconnects. */
   stop: () => Promise<StopReport>;
+  /**
+   * The registry its metrics are in; for tests, not part of the public API.
+   * @ignore
+   */
   registry: Registry;
+  /**
+   * Its metrics (counters the tests read); not part of the public API.
+   * @ignore
+   */
   metrics: KclMetrics;
   /** Rejects when Kafka production died for good (the producer worker crashed); the command then exits 1. */
   fatal: Promise<never>;

@@ -15,7 +15,9 @@ export interface DeadLetter {
   messageId: string;
   /** The original event bytes. */
   body: Uint8Array;
+  /** Retries made before it was given up (the object's `retry-count` metadata). */
   retryCount: number;
+  /** The last error (the object's `error` metadata). */
   error: string;
 }
 
@@ -23,6 +25,7 @@ export interface DeadLetter {
 export interface DeadLetterStore {
   /** Stores one letter; rejects when the store fails (the caller retries). */
   put(letter: DeadLetter): Promise<void>;
+  /** Releases the store's connections. */
   close(): void;
 }
 

@@ -43,8 +43,14 @@ const JOIN_PROGRESS_MS = 5_000;
 const BROKERS_SETTING = "ER_BOOTSTRAP_SERVERS";
 /** What the caller provides besides the config. */
 export interface RouterDeps {
+  /** Where the router logs. */
   logger: Logger;
+  /** Backoffs, the cache's TTL and the progress lines run on it; default the system clock. */
   clock?: Clock;
+  /**
+   * Where its metrics register; default a new registry (a prom-client Registry).
+   * @ignore
+   */
   registry?: Registry;
   /** fetch used for Houston and SSE (default: the global one). */
   fetch?: Fetch;
@@ -64,21 +70,37 @@ export interface RouterDeps {
 
 /** An input offset left uncommitted at shutdown. */
 export interface PendingOffset {
+  /** The topic consumed. */
   topic: string;
+  /** Its partition. */
   partition: number;
+  /** The first offset not committed (a decimal string). */
   offset: string;
 }
 
 /** A running router. */
 export interface RunningRouter {
+  /** Serves `/health`, `/ready`, `/metrics` and `/integrations`. */
   handler: (req: Request) => Promise<Response>;
   /**
    * Readiness per dependency: `consumer` joined its group, `kafka` a broker accepts us (cluster probe), and
    * `retryConsumer` with `--retry`.
    */
   ready(): Record<string, boolean>;
+  /**
+   * The integrations cache (what `/integrations` shows); for tests, not part of the public API.
+   * @ignore
+   */
   cache: IntegrationCache;
+  /**
+   * Its metrics (for tests; not part of the public API).
+   * @ignore
+   */
   metrics: RouterMetrics;
+  /**
+   * The registry its metrics are in; for tests, not part of the public API.
+   * @ignore
+   */
   registry: Registry;
   /**
    * Stops intake, lets in-flight messages finish for up to `deadlineMs` (default `ER_KAFKA_PRODUCER_FLUSH_TIMEOUT_MS`),
