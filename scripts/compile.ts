@@ -14,7 +14,7 @@ import { parseArgs } from "node:util";
 export const PERMISSIONS = ["--allow-net", "--allow-env", "--allow-read", "--allow-sys", "--allow-ffi", "--allow-run"];
 
 /** Modules loaded at run time (Workers) that the static import graph does not reach. */
-export const INCLUDES = ["lib/kafka/producer_worker.ts", "lib/httpbroker/redis_worker.ts"];
+export const INCLUDES = ["lib/kafka/producer_worker_entry.ts", "lib/httpbroker/redis_worker_entry.ts"];
 
 /** The five `deno compile --target` triples. */
 export const TARGETS = [

@@ -110,7 +110,7 @@ Deno.test("compile: every worker entry the code loads by URL is embedded in the 
   await walk("/lib");
   assert.deepEqual(
     found.sort(),
-    ["lib/httpbroker/redis_worker.ts", "lib/kafka/producer_worker.ts"],
+    ["lib/httpbroker/redis_worker_entry.ts", "lib/kafka/producer_worker_entry.ts"],
     "the workers this test knows of; a new one must be added here and to INCLUDES",
   );
   for (const f of found) {

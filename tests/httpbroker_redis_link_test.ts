@@ -13,7 +13,7 @@ import { RedisWorkerUnavailableError, WorkerRedisLink } from "../lib/httpbroker/
 import { startRedis } from "./_harness/redis.ts";
 import { waitUntil, withTimeout } from "./_harness/wait.ts";
 
-const CRASHING_ENTRY = new URL("./_fixtures/crashing_redis_worker.ts", import.meta.url).href;
+const CRASHING_ENTRY = new URL("./_fixtures/crashing_redis_worker_entry.ts", import.meta.url).href;
 
 /** A worker link on the crashing fixture entry, with its log lines. */
 async function crashingLink(

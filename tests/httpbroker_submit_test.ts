@@ -333,7 +333,10 @@ Deno.test("httpbroker survives its redis worker crashing: states accepted meanwh
     logger: createLogger({ format: "text", write: (l) => logs.push(l) }),
     clock,
     connectWaitMs: 5000,
-    redisWorker: { entry: new URL("./_fixtures/crashing_redis_worker.ts", import.meta.url).href, restartDelayMs: 200 },
+    redisWorker: {
+      entry: new URL("./_fixtures/crashing_redis_worker_entry.ts", import.meta.url).href,
+      restartDelayMs: 200,
+    },
   });
   try {
     await b.ticker.idle();

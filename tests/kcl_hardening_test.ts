@@ -105,7 +105,7 @@ Deno.test("a webhook URL with user name or password is rejected up front with 40
 });
 
 Deno.test("a producer worker that crashes after start is logged and reported through its crashed promise", async () => {
-  const entry = new URL("./_fixtures/crashing_producer_worker.ts", import.meta.url).href;
+  const entry = new URL("./_fixtures/crashing_producer_worker_entry.ts", import.meta.url).href;
   const lines: string[] = [];
   const logger = createLogger({ write: (l) => lines.push(l) });
   const worker = await ProducerWorker.start({

@@ -48,7 +48,7 @@ export interface RedisLinkOptions extends RedisTarget {
   maxBackoffMs?: number;
 }
 
-/** Main thread to the Redis worker (lib/httpbroker/redis_worker.ts). */
+/** Main thread to the Redis worker (lib/httpbroker/redis_worker_entry.ts). */
 export type RedisWorkerRequest =
   | { t: "init"; id: number; options: RedisLinkOptions }
   | { t: "start" }

@@ -1,5 +1,5 @@
 /**
- * A {@link RedisLink} whose ioredis client runs in a Web Worker (lib/httpbroker/redis_worker.ts), so the HTTP thread
+ * A {@link RedisLink} whose ioredis client runs in a Web Worker (lib/httpbroker/redis_worker_entry.ts), so the HTTP thread
  * neither loads ioredis nor encodes Redis commands; it posts ready-made command arrays and gets replies back.
  * A worker that dies is replaced; until the new one connects, commands fail like they do while Redis is down.
  * @module
@@ -24,7 +24,7 @@ export class RedisWorkerUnavailableError extends Error {
 /** Options of {@link WorkerRedisLink.start} besides where Redis is. */
 export interface WorkerRedisOptions {
   logger: Logger;
-  /** Worker entry instead of redis_worker.ts next to this module (tests). */
+  /** Worker entry instead of redis_worker_entry.ts next to this module (tests). */
   entry?: string;
   /**
    * First wait before replacing a dead worker (ms), doubled while replacements keep dying before they connect, up to
@@ -90,7 +90,7 @@ export class WorkerRedisLink implements RedisLink {
   static #spawn(o: WorkerRedisOptions): Worker {
     // A static URL relative to this module keeps `deno compile` able to embed the entry (scripts/compile.ts).
     return o.entry === undefined
-      ? new Worker(new URL("./redis_worker.ts", import.meta.url).href, { type: "module" })
+      ? new Worker(new URL("./redis_worker_entry.ts", import.meta.url).href, { type: "module" })
       : new Worker(o.entry, { type: "module" });
   }
 

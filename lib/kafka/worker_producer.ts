@@ -17,7 +17,7 @@ export interface ProducerWorkerOptions {
   logger: Logger;
   /** Timeouts and retry policy of the worker's producers. */
   client?: WorkerClientSettings;
-  /** Worker entry module instead of producer_worker.ts next to this file (tests of a missing entry). */
+  /** Worker entry module instead of producer_worker_entry.ts next to this file (tests of a missing entry). */
   entry?: string;
   /** One entry per producer; {@link ProducerWorker.producer} takes the index. */
   producers: WorkerProducerSettings[];
@@ -99,7 +99,7 @@ export class ProducerWorker {
   static async start(opts: ProducerWorkerOptions): Promise<ProducerWorker> {
     // A static URL relative to this module keeps `deno compile` / `deno bundle` able to find the worker entry.
     const worker = opts.entry === undefined
-      ? new Worker(new URL("./producer_worker.ts", import.meta.url).href, { type: "module" })
+      ? new Worker(new URL("./producer_worker_entry.ts", import.meta.url).href, { type: "module" })
       : new Worker(opts.entry, { type: "module" });
     const w = new ProducerWorker(worker, opts.logger);
     const error = await w.#call({

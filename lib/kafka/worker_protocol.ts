@@ -1,5 +1,5 @@
 /**
- * Messages between {@link ProducerWorker} (main thread) and its Web Worker (lib/kafka/producer_worker.ts).
+ * Messages between {@link ProducerWorker} (main thread) and its Web Worker (lib/kafka/producer_worker_entry.ts).
  * @module
  */
 import type { LogFields, LogLevel } from "../log.ts";

@@ -5,7 +5,7 @@
  * @module
  */
 /// <reference lib="deno.worker" />
-import "../../lib/httpbroker/redis_worker.ts";
+import "../../lib/httpbroker/redis_worker_entry.ts";
 import type { RedisWorkerRequest } from "../../lib/httpbroker/redis_link.ts";
 
 // The entry's handler does not use `this`; typed as a plain function so this file also checks outside a worker.
