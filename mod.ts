@@ -26,13 +26,12 @@ export type { ClassLimits } from "./lib/kcl/priority_batcher.ts";
 // router (`start`, `mock`)
 export {
   type IntegrationSourceConfig,
-  type IntegrationTarget,
   loadRouterConfig,
   type RouterConfig,
   type S3Config,
 } from "./lib/config/router.ts";
 export { type PendingOffset, type RouterDeps, type RunningRouter, startRouter } from "./lib/router/service.ts";
-export type { Fetch } from "./lib/router/houston_client.ts";
+export type { Fetch, Integration } from "./lib/router/houston_client.ts";
 export type { DeadLetter, DeadLetterStore } from "./lib/router/dead_letter.ts";
 
 // httpbroker (`receiver httpbroker`)

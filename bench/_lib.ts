@@ -377,7 +377,7 @@ export class TimeBudget {
 }
 
 // Bounded waits are the test harness's: the same semantics, one implementation.
-export { waitUntil, withTimeout } from "../tests/_harness/wait.ts";
+export { waitUntil, withTimeout } from "../testing/wait.ts";
 
 /**
  * Durations and sizes every suite and ceiling share, so a service row and the ceiling it is divided by are

@@ -187,7 +187,7 @@ async function drainLines(stream: ReadableStream<Uint8Array>, onLine: (line: str
 }
 
 /** A TCP port on 127.0.0.1 that was free a moment ago (another process could take it before use). */
-export { freePort } from "../tests/_harness/ports.ts";
+export { freePort } from "../testing/ports.ts";
 
 /** Where `bench/_servers.ts` lives, for `spawnServer({ args: ["run", "-A", BENCH_SERVERS, kind] })`. */
 export const BENCH_SERVERS: string = new URL("./_servers.ts", import.meta.url).pathname;

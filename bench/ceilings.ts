@@ -7,10 +7,10 @@ import { Kafka, logLevel, Partitioners } from "kafkajs";
 import type { CompressionTypes, Message } from "kafkajs";
 import { registerKafkajsCodecs } from "../lib/kafka/kafkajs/codecs.ts";
 import { Redis } from "ioredis";
-import { startKafka, uniqueTopic } from "../tests/_harness/kafka.ts";
-import type { MockKafkaCluster } from "../tests/_harness/kafka.ts";
-import { startRedis } from "../tests/_harness/redis.ts";
-import type { RedisServer } from "../tests/_harness/redis.ts";
+import { startKafka, uniqueTopic } from "../testing/kafka.ts";
+import type { MockKafkaCluster } from "../testing/kafka.ts";
+import { startRedis } from "../testing/redis.ts";
+import type { RedisServer } from "../testing/redis.ts";
 import {
   benchProfile,
   failedRow,
@@ -28,7 +28,7 @@ import { loadHttp } from "./_load.ts";
 import type { HttpLoadOptions, HttpLoadResult } from "./_load.ts";
 import { spawnBenchServer } from "./_process.ts";
 
-export type { RedisServer } from "../tests/_harness/redis.ts";
+export type { RedisServer } from "../testing/redis.ts";
 
 /** The embedded Kafka-protocol cluster a benchmark runs against. */
 export interface BenchKafka {

@@ -17,8 +17,8 @@ import {
 } from "./_lib.ts";
 import { type HttpLoadResult, loadHttp } from "./_load.ts";
 import { freePort, type ServerProcess, spawnBenchServer, spawnServer } from "./_process.ts";
-import { startRedis } from "../tests/_harness/redis.ts";
-import { makeTestCerts } from "../tests/_harness/certs.ts";
+import { startRedis } from "../testing/redis.ts";
+import { makeTestCerts } from "../testing/certs.ts";
 import { silentLogger } from "../lib/log.ts";
 import { createRegistry } from "../lib/metrics.ts";
 import { ManualClock } from "../lib/clock.ts";

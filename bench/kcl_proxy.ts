@@ -23,11 +23,11 @@ import {
 import { loadHttp } from "./_load.ts";
 import { type ServerProcess, spawnBenchServer, spawnServer } from "./_process.ts";
 import { createKafka } from "../lib/kafka/kafkajs/client.ts";
-import { MockKafkaCluster } from "../lib/kafka/mock_cluster.ts";
+import { MockKafkaCluster } from "../testing/mock_cluster.ts";
 import { silentLogger } from "../lib/log.ts";
-import { kcatRead } from "../tests/_harness/kcat.ts";
-import { makeTestCerts } from "../tests/_harness/certs.ts";
-import { startKafkaGateway } from "../tests/_harness/kafka_gateway.ts";
+import { kcatRead } from "../testing/kcat.ts";
+import { makeTestCerts } from "../testing/certs.ts";
+import { startKafkaGateway } from "../testing/kafka_gateway.ts";
 
 /** Suite name for `bench/main.ts --only`. */
 export const name = "kcl";

@@ -11,9 +11,9 @@ import { CompressionTypes } from "kafkajs";
 import { silentLogger } from "../lib/log.ts";
 import type { Registry } from "../lib/metrics.ts";
 import { startRouter } from "../lib/router/service.ts";
-import { FakeHouston, metricValue, routerTestConfig } from "../tests/_harness/houston.ts";
-import { makeTestCerts } from "../tests/_harness/certs.ts";
-import { startKafkaGateway } from "../tests/_harness/kafka_gateway.ts";
+import { FakeHouston, metricValue, routerTestConfig } from "../testing/houston.ts";
+import { makeTestCerts } from "../testing/certs.ts";
+import { startKafkaGateway } from "../testing/kafka_gateway.ts";
 
 /** Suite name for `bench/main.ts --only`. */
 export const name = "router";

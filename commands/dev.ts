@@ -11,8 +11,8 @@ import { duration, port, withDefault } from "../lib/config/fields.ts";
 import { z } from "zod";
 import { createLogger, errorMessage } from "../lib/log.ts";
 import { waitForSignal } from "../lib/http/shutdown.ts";
-import { DEV_INTEGRATIONS, DEV_KCL_IDENTITY, DEV_TOPICS } from "../lib/dev/defaults.ts";
-import type { Sandbox } from "../lib/dev/sandbox.ts";
+import { DEV_INTEGRATIONS, DEV_KCL_IDENTITY, DEV_TOPICS } from "./dev/defaults.ts";
+import type { Sandbox } from "./dev/sandbox.ts";
 
 const HELP = `run every service on this machine with an embedded Kafka-protocol cluster
 
@@ -141,8 +141,8 @@ export const devCommand: Command = {
 
     // Loaded here rather than at the top: every command's process imports this file for the help list.
     const [{ startSandbox }, { LibrdkafkaMissingError }] = await Promise.all([
-      import("../lib/dev/sandbox.ts"),
-      import("../lib/kafka/mock_cluster.ts"),
+      import("./dev/sandbox.ts"),
+      import("../testing/mock_cluster.ts"),
     ]);
     let sandbox: Sandbox;
     try {

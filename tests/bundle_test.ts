@@ -4,7 +4,7 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { freePort, startRedis, waitForHttpOk } from "./_harness/mod.ts";
+import { freePort, startRedis, waitForHttpOk } from "../testing/harness.ts";
 
 const root = new URL("..", import.meta.url).pathname;
 const decoder = new TextDecoder();

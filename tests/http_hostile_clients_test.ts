@@ -14,8 +14,8 @@ import { ApiKeys } from "../lib/kcl/api_keys.ts";
 import { startKclProxy } from "../lib/kcl/service.ts";
 import { createLogger, type Logger } from "../lib/log.ts";
 import { createRegistry, type Registry } from "../lib/metrics.ts";
-import { apiKeyEntry, apiKeysFile, kclTestConfig } from "./_harness/kcl.ts";
-import { startKafka, uniqueTopic, withTimeout } from "./_harness/mod.ts";
+import { apiKeyEntry, apiKeysFile, kclTestConfig } from "../testing/kcl.ts";
+import { startKafka, uniqueTopic, withTimeout } from "../testing/harness.ts";
 
 const TIMEOUT_MS = 1_500;
 const API_KEY = "k-hostile-test-0123456789";

@@ -7,10 +7,10 @@ import assert from "node:assert/strict";
 import { Redis } from "ioredis";
 import { main } from "../main.ts";
 import { httpBrokerCommand, parseHttpBrokerArgs } from "../commands/receiver/httpbroker.ts";
-import { startRedis } from "./_harness/redis.ts";
-import { freePort } from "./_harness/ports.ts";
-import { waitForHttpOk, waitUntil, withTimeout } from "./_harness/wait.ts";
-import { baseEnv, spawnEventRouter } from "./_harness/router_process.ts";
+import { startRedis } from "../testing/redis.ts";
+import { freePort } from "../testing/ports.ts";
+import { waitForHttpOk, waitUntil, withTimeout } from "../testing/wait.ts";
+import { baseEnv, spawnEventRouter } from "../testing/router_process.ts";
 
 Deno.test("httpbroker flags: every invalid value listed at once, exit 2", async () => {
   let err = "";

@@ -9,7 +9,7 @@ import { Redis } from "ioredis";
 import { parseHttpBrokerArgs } from "../commands/receiver/httpbroker.ts";
 import { startHttpBroker } from "../lib/httpbroker/service.ts";
 import { silentLogger } from "../lib/log.ts";
-import { baseEnv, freePort, spawnEventRouter, startRedis, waitForHttpOk, withTimeout } from "./_harness/mod.ts";
+import { baseEnv, freePort, spawnEventRouter, startRedis, waitForHttpOk, withTimeout } from "../testing/harness.ts";
 
 Deno.test({
   name: "httpbroker: 100 states answered 200 survive a kill -9 right after the last answer",

@@ -10,8 +10,8 @@ import { DirectRedisLink } from "../lib/httpbroker/direct_redis.ts";
 import { FlapjackSink } from "../lib/httpbroker/flapjack_sink.ts";
 import type { RedisLink, RedisLinkEvents } from "../lib/httpbroker/redis_link.ts";
 import { RedisWorkerUnavailableError, WorkerRedisLink } from "../lib/httpbroker/worker_redis.ts";
-import { startRedis } from "./_harness/redis.ts";
-import { waitUntil, withTimeout } from "./_harness/wait.ts";
+import { startRedis } from "../testing/redis.ts";
+import { waitUntil, withTimeout } from "../testing/wait.ts";
 
 const CRASHING_ENTRY = new URL("./_fixtures/crashing_redis_worker_entry.ts", import.meta.url).href;
 

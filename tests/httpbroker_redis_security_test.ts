@@ -15,9 +15,9 @@ import { main } from "../main.ts";
 import { ConfigError } from "../lib/config/errors.ts";
 import { startHttpBroker } from "../lib/httpbroker/service.ts";
 import { createLogger } from "../lib/log.ts";
-import { makeTestCerts } from "./_harness/certs.ts";
-import { startRedis } from "./_harness/redis.ts";
-import { waitUntil } from "./_harness/wait.ts";
+import { makeTestCerts } from "../testing/certs.ts";
+import { startRedis } from "../testing/redis.ts";
+import { waitUntil } from "../testing/wait.ts";
 
 const PASSWORD = "redis-Pa55word-secret";
 

@@ -10,8 +10,8 @@ import { ManualClock } from "../lib/clock.ts";
 import { type HttpBrokerRawInput, loadHttpBrokerConfig } from "../lib/config/httpbroker.ts";
 import { createLogger, silentLogger } from "../lib/log.ts";
 import { type HttpBroker, startHttpBroker } from "../lib/httpbroker/service.ts";
-import { type RedisServer, startRedis } from "./_harness/redis.ts";
-import { waitUntil } from "./_harness/wait.ts";
+import { type RedisServer, startRedis } from "../testing/redis.ts";
+import { waitUntil } from "../testing/wait.ts";
 import { SEED_EVENT } from "./_fixtures/seed_check_event.ts";
 
 // 2015/04/20 14:29:56 in the seed's log is 1429504196 in some zone; any fixed start works for the rules.

@@ -6,9 +6,9 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { apiKeyEntry, apiKeysFile } from "./_harness/kcl.ts";
+import { apiKeyEntry, apiKeysFile } from "../testing/kcl.ts";
 import { Redis } from "ioredis";
-import { makeTestCerts, type TestCerts } from "./_harness/certs.ts";
+import { makeTestCerts, type TestCerts } from "../testing/certs.ts";
 import {
   baseEnv,
   freePort,
@@ -18,8 +18,8 @@ import {
   uniqueTopic,
   waitUntil,
   withTimeout,
-} from "./_harness/mod.ts";
-import type { ServiceProcess } from "./_harness/router_process.ts";
+} from "../testing/harness.ts";
+import type { ServiceProcess } from "../testing/router_process.ts";
 
 const API_KEY = "k-https-test-0123456789";
 

@@ -19,7 +19,7 @@ import {
   uniqueTopic,
   waitUntil,
   withTimeout,
-} from "./_harness/mod.ts";
+} from "../testing/harness.ts";
 
 const decoder = new TextDecoder();
 const positionKey = (p: { partition: number; offset: string }) => `${p.partition}/${p.offset}`;

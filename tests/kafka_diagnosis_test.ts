@@ -7,8 +7,8 @@
 import assert from "node:assert/strict";
 import { ClusterProbe } from "../lib/kafka/cluster_probe.ts";
 import { createLogger } from "../lib/log.ts";
-import { makeTestCerts } from "./_harness/certs.ts";
-import { startKafka, waitUntil } from "./_harness/mod.ts";
+import { makeTestCerts } from "../testing/certs.ts";
+import { startKafka, waitUntil } from "../testing/harness.ts";
 
 /** Probes `broker` until its first failure line (or success) and returns that line's fields. */
 async function firstProbeLine(broker: string): Promise<{ ready: boolean; line?: Record<string, unknown> }> {

@@ -7,9 +7,9 @@
  */
 import assert from "node:assert/strict";
 import { Kafka, logLevel } from "kafkajs";
-import { makeTestCerts } from "./_harness/certs.ts";
-import { startKafkaGateway } from "./_harness/kafka_gateway.ts";
-import { kcatProduce, kcatRead, startKafka, uniqueTopic, withTimeout } from "./_harness/mod.ts";
+import { makeTestCerts } from "../testing/certs.ts";
+import { startKafkaGateway } from "../testing/kafka_gateway.ts";
+import { kcatProduce, kcatRead, startKafka, uniqueTopic, withTimeout } from "../testing/harness.ts";
 
 const messages = (n: number, tag: string) =>
   Array.from({ length: n }, (_, i) => ({ key: `k${i}`, value: `${tag}-${i}` }));

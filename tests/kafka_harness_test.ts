@@ -18,7 +18,7 @@ import {
   testLogger,
   uniqueTopic,
   withTimeout,
-} from "./_harness/mod.ts";
+} from "../testing/harness.ts";
 
 const encoder = new TextEncoder();
 

@@ -17,7 +17,7 @@ import {
   testLogger,
   uniqueTopic,
   withTimeout,
-} from "./_harness/mod.ts";
+} from "../testing/harness.ts";
 
 type Delivered = Extract<Delivery, { ok: true }>;
 

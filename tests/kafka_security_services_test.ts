@@ -10,10 +10,10 @@ import type { KafkaSecurityConfig } from "../lib/kafka/security.ts";
 import { ApiKeys } from "../lib/kcl/api_keys.ts";
 import { startKclProxy } from "../lib/kcl/service.ts";
 import { startRouter } from "../lib/router/service.ts";
-import { makeTestCerts } from "./_harness/certs.ts";
-import { FakeHouston, routerTestConfig } from "./_harness/houston.ts";
-import { startKafkaGateway } from "./_harness/kafka_gateway.ts";
-import { apiKeyEntry, apiKeysFile, kclTestConfig, postEvents } from "./_harness/kcl.ts";
+import { makeTestCerts } from "../testing/certs.ts";
+import { FakeHouston, routerTestConfig } from "../testing/houston.ts";
+import { startKafkaGateway } from "../testing/kafka_gateway.ts";
+import { apiKeyEntry, apiKeysFile, kclTestConfig, postEvents } from "../testing/kcl.ts";
 import {
   kcatProduce,
   kcatRead,
@@ -25,8 +25,8 @@ import {
   waitForHttpOk,
   waitUntil,
   withTimeout,
-} from "./_harness/mod.ts";
-import { startTokenEndpoint } from "./_harness/oidc.ts";
+} from "../testing/harness.ts";
+import { startTokenEndpoint } from "../testing/oidc.ts";
 import { createLogger } from "../lib/log.ts";
 import { createRegistry } from "../lib/metrics.ts";
 

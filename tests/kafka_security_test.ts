@@ -9,10 +9,10 @@ import assert from "node:assert/strict";
 import { brokerSecurity, type KafkaSecurityConfig } from "../lib/kafka/security.ts";
 import { WireProducer } from "../lib/kafka/wire_producer.ts";
 import { createLogger } from "../lib/log.ts";
-import { makeTestCerts, type TestCerts } from "./_harness/certs.ts";
-import { type KafkaGatewayOptions, startKafkaGateway } from "./_harness/kafka_gateway.ts";
-import { kcatRead, startKafka, uniqueTopic } from "./_harness/mod.ts";
-import { startTokenEndpoint } from "./_harness/oidc.ts";
+import { makeTestCerts, type TestCerts } from "../testing/certs.ts";
+import { type KafkaGatewayOptions, startKafkaGateway } from "../testing/kafka_gateway.ts";
+import { kcatRead, startKafka, uniqueTopic } from "../testing/harness.ts";
+import { startTokenEndpoint } from "../testing/oidc.ts";
 
 const SECRET = "s3cret-Pa55word";
 

@@ -21,7 +21,7 @@ import {
   startKafka,
   testLogger,
   uniqueTopic,
-} from "./_harness/mod.ts";
+} from "../testing/harness.ts";
 
 type Delivered = Extract<Delivery, { ok: true }>;
 

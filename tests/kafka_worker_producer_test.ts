@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { createLogger } from "../lib/log.ts";
 import type { Delivery, OutboundRecord } from "../lib/kafka/delivery.ts";
 import { ProducerWorker, ProducerWorkerUnavailableError } from "../lib/kafka/worker_producer.ts";
-import { kcatRead, startKafka, uniqueTopic, withTimeout } from "./_harness/mod.ts";
+import { kcatRead, startKafka, uniqueTopic, withTimeout } from "../testing/harness.ts";
 
 type Delivered = Extract<Delivery, { ok: true }>;
 

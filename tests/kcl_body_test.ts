@@ -5,10 +5,10 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { apiKeyEntry, apiKeysFile, kclTestConfig } from "./_harness/kcl.ts";
+import { apiKeyEntry, apiKeysFile, kclTestConfig } from "../testing/kcl.ts";
 import { ApiKeys } from "../lib/kcl/api_keys.ts";
 import { type KclProxy, startKclProxy } from "../lib/kcl/service.ts";
-import { kcatRead, startKafka, testLogger, uniqueTopic } from "./_harness/mod.ts";
+import { kcatRead, startKafka, testLogger, uniqueTopic } from "../testing/harness.ts";
 
 const API_KEY = "k-body-0123456789";
 const KEYS_FILE = apiKeysFile(apiKeyEntry(API_KEY, { id: "body", clientId: "BODY", topics: ["kcl-*"] }));

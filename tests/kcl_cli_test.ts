@@ -5,8 +5,8 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { apiKeyEntry } from "./_harness/kcl.ts";
-import { kcatRead, startKafka, uniqueTopic, waitUntil, withTimeout } from "./_harness/mod.ts";
+import { apiKeyEntry } from "../testing/kcl.ts";
+import { kcatRead, startKafka, uniqueTopic, waitUntil, withTimeout } from "../testing/harness.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
 

@@ -4,7 +4,7 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { apiKeyEntry, apiKeysFile } from "./_harness/kcl.ts";
+import { apiKeyEntry, apiKeysFile } from "../testing/kcl.ts";
 import {
   baseEnv,
   freePort,
@@ -13,7 +13,7 @@ import {
   uniqueTopic,
   waitForHttpOk,
   withTimeout,
-} from "./_harness/mod.ts";
+} from "../testing/harness.ts";
 
 const API_KEY = "k-exit-code-test-0123456789";
 

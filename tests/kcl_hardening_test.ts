@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { systemClock } from "../lib/clock.ts";
-import { apiKeyEntry, apiKeysFile, kclTestConfig } from "./_harness/kcl.ts";
+import { apiKeyEntry, apiKeysFile, kclTestConfig } from "../testing/kcl.ts";
 import { HttpError } from "../lib/http/errors.ts";
 import { createLogger } from "../lib/log.ts";
 import { ProducerWorker } from "../lib/kafka/worker_producer.ts";
@@ -15,8 +15,8 @@ import { startKclProxy } from "../lib/kcl/service.ts";
 import { WebhookNotifier } from "../lib/kcl/webhook_notifier.ts";
 import { createKclMetrics } from "../lib/kcl/metrics.ts";
 import { createRegistry } from "../lib/metrics.ts";
-import { kcatRead, startKafka, testLogger, uniqueTopic, waitUntil, withTimeout } from "./_harness/mod.ts";
-import { startWebhookServer } from "./_harness/webhook.ts";
+import { kcatRead, startKafka, testLogger, uniqueTopic, waitUntil, withTimeout } from "../testing/harness.ts";
+import { startWebhookServer } from "../testing/webhook.ts";
 
 const API_KEY = "k-review-0123456789";
 const KEYS_FILE = apiKeysFile(apiKeyEntry(API_KEY, { id: "review", clientId: "REVIEW", topics: ["kcl-*"] }));

@@ -4,7 +4,7 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { apiKeyEntry, kclTestConfig } from "./_harness/kcl.ts";
+import { apiKeyEntry, kclTestConfig } from "../testing/kcl.ts";
 import type { KclProxyConfig } from "../lib/config/kcl_proxy.ts";
 import { ApiKeys } from "../lib/kcl/api_keys.ts";
 import type { ClassLimits } from "../lib/kcl/priority_batcher.ts";
@@ -20,8 +20,8 @@ import {
   startKafka,
   testLogger,
   uniqueTopic,
-} from "./_harness/mod.ts";
-import { startWebhookServer } from "./_harness/webhook.ts";
+} from "../testing/harness.ts";
+import { startWebhookServer } from "../testing/webhook.ts";
 
 const API_KEY = "k-incrowd-prod-0123456789";
 const PLAIN_KEY = "k-plain-other";

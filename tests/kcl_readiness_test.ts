@@ -8,10 +8,10 @@ import assert from "node:assert/strict";
 import { ApiKeys } from "../lib/kcl/api_keys.ts";
 import { startKclProxy } from "../lib/kcl/service.ts";
 import { createLogger } from "../lib/log.ts";
-import { makeTestCerts } from "./_harness/certs.ts";
-import { startKafkaGateway } from "./_harness/kafka_gateway.ts";
-import { kclTestConfig, postEvents } from "./_harness/kcl.ts";
-import { startKafka, testLogger, uniqueTopic, waitUntil } from "./_harness/mod.ts";
+import { makeTestCerts } from "../testing/certs.ts";
+import { startKafkaGateway } from "../testing/kafka_gateway.ts";
+import { kclTestConfig, postEvents } from "../testing/kcl.ts";
+import { startKafka, testLogger, uniqueTopic, waitUntil } from "../testing/harness.ts";
 
 const API_KEY = "k-ready-test-0123456789";
 const KEYS = JSON.stringify({

@@ -20,7 +20,7 @@ import { priorityClass } from "../lib/kcl/priority.ts";
 import { fastParseUserEvent, parseUserEvents, UserEventSchema } from "../lib/kcl/user_event.ts";
 import { signWebhookBody } from "../lib/kcl/webhook_notifier.ts";
 import { silentLogger } from "../lib/log.ts";
-import { verifySignature } from "./_harness/webhook.ts";
+import { verifySignature } from "../testing/webhook.ts";
 
 /**
  * An in-memory stand-in for the producer: the batching rules are about when and what is handed over, not Kafka,

@@ -12,7 +12,7 @@ import { BrokerConnection } from "../lib/kafka/wire/connection.ts";
 import { crc32c } from "../lib/kafka/wire/crc32c.ts";
 import { ApiKey, beginRequest, decodeProduce, endRequest, writeRecordBatch } from "../lib/kafka/wire/protocol.ts";
 import { startRouter } from "../lib/router/service.ts";
-import { metricValue, routerTestConfig } from "./_harness/houston.ts";
+import { metricValue, routerTestConfig } from "../testing/houston.ts";
 import {
   kcatBatches,
   kcatProduce,
@@ -23,7 +23,7 @@ import {
   testLogger,
   uniqueTopic,
   withTimeout,
-} from "./_harness/mod.ts";
+} from "../testing/harness.ts";
 
 const enc = new TextEncoder();
 const CODECS = ["gzip", "snappy", "lz4", "zstd"] as const;

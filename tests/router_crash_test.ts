@@ -4,7 +4,15 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { freePort, kcatProduce, kcatRead, startKafka, uniqueTopic, waitForHttpOk, waitUntil } from "./_harness/mod.ts";
+import {
+  freePort,
+  kcatProduce,
+  kcatRead,
+  startKafka,
+  uniqueTopic,
+  waitForHttpOk,
+  waitUntil,
+} from "../testing/harness.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
 

@@ -8,7 +8,7 @@ import { systemClock } from "../lib/clock.ts";
 import { createLogger } from "../lib/log.ts";
 import { ApiKeyToken } from "../lib/router/houston_client.ts";
 import { SseSubscriber } from "../lib/router/sse_subscriber.ts";
-import { testLogger, waitUntil } from "./_harness/mod.ts";
+import { testLogger, waitUntil } from "../testing/harness.ts";
 
 function sseServer(respond: (n: number) => ReadableStream<Uint8Array> | string) {
   let requests = 0;

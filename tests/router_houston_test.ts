@@ -7,8 +7,8 @@ import assert from "node:assert/strict";
 import { createKafka } from "../lib/kafka/kafkajs/client.ts";
 import { silentLogger } from "../lib/log.ts";
 import { startRouter } from "../lib/router/service.ts";
-import { FakeHouston, metricValue, routerTestConfig } from "./_harness/houston.ts";
-import { kcatProduce, kcatRead, startKafka, testLogger, uniqueTopic, waitUntil } from "./_harness/mod.ts";
+import { FakeHouston, metricValue, routerTestConfig } from "../testing/houston.ts";
+import { kcatProduce, kcatRead, startKafka, testLogger, uniqueTopic, waitUntil } from "../testing/harness.ts";
 
 // kafkajs leaves socket/timer ops behind on disconnect that Deno's sanitizers attribute to the test.
 const KAFKA_TEST = { sanitizeOps: false, sanitizeResources: false };

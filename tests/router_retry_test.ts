@@ -8,7 +8,7 @@ import { HeadObjectCommand } from "@aws-sdk/client-s3";
 import { createKafka } from "../lib/kafka/kafkajs/client.ts";
 import { silentLogger } from "../lib/log.ts";
 import { startRouter } from "../lib/router/service.ts";
-import { FakeHouston, metricValue, routerTestConfig } from "./_harness/houston.ts";
+import { FakeHouston, metricValue, routerTestConfig } from "../testing/houston.ts";
 import {
   KafkaApiKey,
   KafkaErrorCode,
@@ -19,7 +19,7 @@ import {
   testLogger,
   uniqueTopic,
   waitUntil,
-} from "./_harness/mod.ts";
+} from "../testing/harness.ts";
 
 // kafkajs leaves socket/timer ops behind on disconnect that Deno's sanitizers attribute to the test.
 const KAFKA_TEST = { sanitizeOps: false, sanitizeResources: false };

@@ -5,8 +5,8 @@
  */
 import assert from "node:assert/strict";
 import { startRouter } from "../lib/router/service.ts";
-import { FakeHouston, metricValue, routerTestConfig } from "./_harness/houston.ts";
-import { kcatProduce, kcatRead, startKafka, testLogger, uniqueTopic, waitUntil } from "./_harness/mod.ts";
+import { FakeHouston, metricValue, routerTestConfig } from "../testing/houston.ts";
+import { kcatProduce, kcatRead, startKafka, testLogger, uniqueTopic, waitUntil } from "../testing/harness.ts";
 
 Deno.test({
   name: "SSE clickstream events re-route an app; a cut stream resumes with Last-Event-ID and refreshes older entries",

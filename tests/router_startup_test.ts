@@ -12,7 +12,7 @@ import {
   uniqueTopic,
   waitUntil,
   withTimeout,
-} from "./_harness/mod.ts";
+} from "../testing/harness.ts";
 
 Deno.test({
   name: "router started while Kafka is down: /health at once, /ready 503 and retry lines, then ready and routing",

@@ -23,19 +23,12 @@ import { parseFlags } from "./flags.ts";
 import { type Env, parseConfig, pickEnv, withMoreProblems } from "./parse.ts";
 import { KAFKA_SECURITY_FLAGS, loadKafkaSecurity } from "./kafka_security.ts";
 import type { KafkaSecurityConfig } from "../kafka/security.ts";
-
-/** One integration an app routes to: its display name (what events opt out of) and its Kafka topic. */
-export interface IntegrationTarget {
-  /** The integration's name, as events name it to opt out. */
-  name: string;
-  /** The Kafka topic its events go to. */
-  topic: string;
-}
+import type { Integration } from "../router/houston_client.ts";
 
 /** Where integrations come from: Houston (`start`) or a fixed list (`mock`). */
 export type IntegrationSourceConfig =
   | { kind: "houston"; url: string; auth: { apiKey: string } | { username: string; password: string } }
-  | { kind: "static"; integrations: IntegrationTarget[] };
+  | { kind: "static"; integrations: Integration[] };
 
 /** S3 client settings for dead letters. */
 export interface S3Config {
@@ -104,9 +97,9 @@ const TOPIC_PATTERN = /^[A-Za-z0-9._-]{1,249}$/;
  * // [{ name: "S3 Event Logs", topic: "s3-event-logs" }, { name: "Segment", topic: "segment" }]
  * ```
  */
-export function parseIntegrationList(list: string): IntegrationTarget[] {
+export function parseIntegrationList(list: string): Integration[] {
   const problems: string[] = [];
-  const result: IntegrationTarget[] = [];
+  const result: Integration[] = [];
   const pairs = list.split(",");
   for (const raw of pairs) {
     const pair = raw.trim();
@@ -263,7 +256,7 @@ export function loadRouterConfig(args: string[], env: Env, mode: "start" | "mock
 
   let source: IntegrationSourceConfig;
   if (mode === "mock") {
-    source = { kind: "static", integrations: c.integrations as IntegrationTarget[] };
+    source = { kind: "static", integrations: c.integrations as Integration[] };
   } else {
     const auth = c.apiKey !== undefined
       ? { apiKey: c.apiKey }

@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { X509Certificate } from "node:crypto";
-import { makeTestCerts } from "../../tests/_harness/certs.ts";
+import { makeTestCerts } from "../../testing/certs.ts";
 import { loadServerTls } from "./tls_files.ts";
 
 Deno.test("loadServerTls loads a matching pair and names every problem by its setting", async (t) => {

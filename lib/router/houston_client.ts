@@ -12,7 +12,9 @@ import { HttpError } from "../http/errors.ts";
 
 /** An enabled integration of an app: events go to `topic` unless they opt out of `name`. */
 export interface Integration {
+  /** The integration's name, as events name it to opt out. */
   name: string;
+  /** The Kafka topic its events go to. */
   topic: string;
 }
 

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { ManualClock } from "../clock.ts";
 import { silentLogger } from "../log.ts";
-import { FakeHouston } from "../../tests/_harness/houston.ts";
+import { FakeHouston } from "../../testing/houston.ts";
 import { ApiKeyToken, HoustonClient, HoustonError, jwtExpiry, LoginToken } from "./houston_client.ts";
 
 const SEGMENT = { name: "Segment", topic: "segment", enabled: true };

@@ -11,6 +11,11 @@ export const REDIS_INSTALL_COMMAND = "apt-get install -y redis-server";
 const START_TIMEOUT_MS = 10_000;
 const PORT_ATTEMPTS = 5;
 
+/** redis-server is not installed, or did not come up: `dev` runs without the broker then, and says why. */
+export class RedisUnavailableError extends Error {
+  override name = "RedisUnavailableError";
+}
+
 /** A running redis-server started by {@link startRedis}. */
 export interface RedisServer {
   readonly port: number;
@@ -130,7 +135,7 @@ class RedisProcess implements RedisServer {
       child = new Deno.Command("redis-server", { args, stdin: "null", stdout: "null", stderr: "null" }).spawn();
     } catch (err) {
       if (err instanceof Deno.errors.NotFound) {
-        throw new Error(`redis-server is not installed; install it with: ${REDIS_INSTALL_COMMAND}`);
+        throw new RedisUnavailableError(`redis-server is not installed; install it with: ${REDIS_INSTALL_COMMAND}`);
       }
       throw err;
     }
@@ -152,7 +157,9 @@ class RedisProcess implements RedisServer {
       if (await ping(this.port, tls?.ca)) return;
       await new Promise((r) => setTimeout(r, 25));
     }
-    throw new Error(`redis-server on port ${this.port} did not answer PING within ${START_TIMEOUT_MS} ms`);
+    throw new RedisUnavailableError(
+      `redis-server on port ${this.port} did not answer PING within ${START_TIMEOUT_MS} ms`,
+    );
   }
 
   async kill(): Promise<void> {

@@ -3,7 +3,7 @@
  * Fails with the install command when librdkafka is missing; it never skips.
  * @module
  */
-import { MockKafkaCluster } from "../../lib/kafka/mock_cluster.ts";
+import { MockKafkaCluster } from "./mock_cluster.ts";
 
 export {
   KafkaApiKey,
@@ -11,7 +11,7 @@ export {
   LibrdkafkaMissingError,
   MockKafkaCluster,
   MockKafkaError,
-} from "../../lib/kafka/mock_cluster.ts";
+} from "./mock_cluster.ts";
 
 /**
  * Starts a cluster of `brokers` brokers (ids 1..N) on 127.0.0.1. Close it with `close()` (or `using`) after the

@@ -4,7 +4,7 @@
  * @module
  */
 import { createHash } from "node:crypto";
-import type { KclProxyConfig } from "../../lib/config/kcl_proxy.ts";
+import type { KclProxyConfig } from "../lib/config/kcl_proxy.ts";
 
 /** A config for a proxy producing to `bootstrapServers`, with `overrides` applied. */
 export function kclTestConfig(bootstrapServers: string[], overrides: Partial<KclProxyConfig> = {}): KclProxyConfig {

@@ -4,9 +4,9 @@
  * failure switches, and the SSE `/broadcast` stream a test can push `clickstream` events into and cut.
  * @module
  */
-import type { RouterConfig } from "../../lib/config/router.ts";
-import type { Registry } from "../../lib/metrics.ts";
-import { formatSseEvent } from "../../lib/sse.ts";
+import type { RouterConfig } from "../lib/config/router.ts";
+import type { Registry } from "../lib/metrics.ts";
+import { formatSseEvent } from "../lib/sse.ts";
 
 /** One integration as Houston reports it. */
 export interface FakeIntegration {

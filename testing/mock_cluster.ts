@@ -3,7 +3,7 @@
  * Used by `event-router dev` as its embedded broker and by the tests as a real TCP Kafka endpoint with fault injection.
  * @module
  */
-import { ErrorCode } from "./wire/errors.ts";
+import { ErrorCode } from "../lib/kafka/wire/errors.ts";
 
 /** The command that installs the shared library this module loads. */
 export const LIBRDKAFKA_INSTALL_COMMAND = "apt-get install -y librdkafka1";

@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { Redis } from "ioredis";
-import { freePort, kcatProduce, kcatRead, startKafka, startRedis, startS3, uniqueTopic } from "./mod.ts";
+import { freePort, kcatProduce, kcatRead, startKafka, startRedis, startS3, uniqueTopic } from "./harness.ts";
 
 Deno.test("startRedis runs a real redis-server that can be killed and restarted on the same port", async () => {
   const redis = await startRedis();

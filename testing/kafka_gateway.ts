@@ -13,7 +13,7 @@ import { Buffer } from "node:buffer";
 import { createHash, createHmac, pbkdf2Sync, randomBytes, timingSafeEqual } from "node:crypto";
 import net from "node:net";
 import tls from "node:tls";
-import { splitHostPort } from "../../lib/host_port.ts";
+import { splitHostPort } from "../lib/host_port.ts";
 
 /** Options of {@link startKafkaGateway}. */
 export interface KafkaGatewayOptions {
