@@ -5,7 +5,7 @@
  */
 import { freePort } from "./ports.ts";
 
-const MAIN = new URL("../../main.ts", import.meta.url).pathname;
+const MAIN = new URL("../main.ts", import.meta.url).pathname;
 
 /** A running `event-router` process. */
 export interface ServiceProcess {

@@ -48,18 +48,17 @@ export interface RedisLinkOptions extends RedisTarget {
   maxBackoffMs?: number;
 }
 
-/** Main thread to the Redis worker (lib/httpbroker/redis_worker_entry.ts). */
+/** Main thread to the Redis worker (lib/httpbroker/redis_worker_entry.ts), over lib/worker_rpc.ts: calls, and `start`. */
 export type RedisWorkerRequest =
-  | { t: "init"; id: number; options: RedisLinkOptions }
+  | { t: "init"; options: RedisLinkOptions }
+  /** One-way: start connecting; the events follow. */
   | { t: "start" }
-  | { t: "tx"; id: number; commands: RedisCommand[] }
-  | { t: "cmd"; id: number; command: RedisCommand }
-  | { t: "close"; id: number };
+  | { t: "tx"; commands: RedisCommand[] }
+  | { t: "cmd"; command: RedisCommand }
+  | { t: "close" };
 
-/** The Redis worker to the main thread. */
-export type RedisWorkerReply =
-  | { t: "reply"; id: number; value: unknown }
-  | { t: "fail"; id: number; error: string }
+/** What the Redis worker tells on its own: its connection's events. */
+export type RedisWorkerEvent =
   | { t: "ready" }
   | { t: "closed" }
   | { t: "error"; message: string; refusal?: RedisRefusal };

@@ -7,12 +7,13 @@
 import { Backoff, MAX_BACKOFF_MS } from "../backoff.ts";
 import type { Logger } from "../log.ts";
 import { errorMessage } from "../log.ts";
+import { WorkerRpc } from "../worker_rpc.ts";
 import type {
   RedisCommand,
   RedisLink,
   RedisLinkEvents,
   RedisLinkOptions,
-  RedisWorkerReply,
+  RedisWorkerEvent,
   RedisWorkerRequest,
 } from "./redis_link.ts";
 
@@ -38,23 +39,13 @@ export interface WorkerRedisOptions {
   callTimeoutMs?: number;
 }
 
-interface Pending {
-  resolve: (value: unknown) => void;
-  reject: (err: Error) => void;
-  timer: ReturnType<typeof setTimeout>;
-}
-
 /** A {@link RedisLink} served by a worker thread. */
 export class WorkerRedisLink implements RedisLink {
   readonly #options: RedisLinkOptions;
   readonly #o: WorkerRedisOptions;
-  readonly #pending = new Map<number, Pending>();
-  readonly #callTimeoutMs: number;
-  #worker: Worker;
-  #nextId = 1;
+  /** The current worker; replaced after it dies. */
+  #rpc: WorkerRpc<RedisWorkerRequest, RedisWorkerEvent>;
   #events: RedisLinkEvents | undefined;
-  /** Set while no live worker is there to answer (crashed, being replaced, or closed). */
-  #down: string | undefined;
   /** The first worker answered `init`: from then on a dead worker is replaced rather than reported unavailable. */
   #initialised = false;
   #closed = false;
@@ -62,12 +53,11 @@ export class WorkerRedisLink implements RedisLink {
   /** Waits before replacing a dead worker: doubling while replacements die before they connect. */
   readonly #restarts: Backoff;
 
-  private constructor(worker: Worker, options: RedisLinkOptions, o: WorkerRedisOptions) {
-    this.#worker = worker;
+  private constructor(options: RedisLinkOptions, o: WorkerRedisOptions) {
     this.#options = options;
     this.#o = o;
-    this.#callTimeoutMs = o.callTimeoutMs ?? 30_000;
     this.#restarts = new Backoff({ initialMs: o.restartDelayMs ?? 1000, maxMs: MAX_BACKOFF_MS });
+    this.#rpc = this.#spawn();
   }
 
   /**
@@ -75,54 +65,50 @@ export class WorkerRedisLink implements RedisLink {
    * the worker cannot run. Connecting starts with {@link start}.
    */
   static async start(options: RedisLinkOptions, o: WorkerRedisOptions): Promise<WorkerRedisLink> {
-    const link = new WorkerRedisLink(WorkerRedisLink.#spawn(o), options, o);
+    const link = new WorkerRedisLink(options, o);
     try {
       await link.#init();
     } catch (err) {
       link.#closed = true;
-      link.#worker.terminate();
+      link.#rpc.terminate();
       throw new RedisWorkerUnavailableError(errorMessage(err));
     }
     link.#initialised = true;
     return link;
   }
 
-  static #spawn(o: WorkerRedisOptions): Worker {
-    // A static URL relative to this module keeps `deno compile` able to embed the entry (scripts/compile.ts).
-    return o.entry === undefined
-      ? new Worker(new URL("./redis_worker_entry.ts", import.meta.url).href, { type: "module" })
-      : new Worker(o.entry, { type: "module" });
+  #spawn(): WorkerRpc<RedisWorkerRequest, RedisWorkerEvent> {
+    const rpc: WorkerRpc<RedisWorkerRequest, RedisWorkerEvent> = new WorkerRpc({
+      name: "redis worker",
+      // A static URL relative to this module keeps `deno compile` able to embed the entry (scripts/compile.ts).
+      entry: this.#o.entry ?? new URL("./redis_worker_entry.ts", import.meta.url).href,
+      // Well above ioredis's own 10 s command timeout, so only a stuck or silently vanished worker trips it.
+      callTimeoutMs: this.#o.callTimeoutMs ?? 30_000,
+      onEvent: (e) => this.#onEvent(e),
+      onDeath: (death) => this.#onDeath(rpc, death),
+    });
+    return rpc;
   }
 
-  /** Wires the current worker's messages and posts `init`; resolves once it answered. */
   #init(): Promise<unknown> {
-    const worker = this.#worker;
-    worker.onmessage = (e: MessageEvent<RedisWorkerReply>) => this.#onReply(e.data);
-    // A reply that cannot be read leaves a call unanswered for good: treat it like a crash.
-    worker.onmessageerror = () => this.#onDeath(worker, "redis worker sent an unreadable message");
-    worker.onerror = (e: ErrorEvent) => {
-      e.preventDefault();
-      this.#onDeath(worker, `redis worker crashed: ${e.message}`);
-    };
-    this.#down = undefined;
-    return this.#call({ t: "init", id: 0, options: this.#options });
+    return this.#rpc.call({ t: "init", options: this.#options });
   }
 
   start(events: RedisLinkEvents): void {
     this.#events = events;
     // While a replacement is pending, it posts `start` itself once it is up.
-    if (this.#down === undefined) this.#post({ t: "start" });
+    if (this.#rpc.dead === undefined) this.#rpc.post({ t: "start" });
     else this.#scheduleRestart();
   }
 
   async transaction(commands: RedisCommand[]): Promise<unknown[]> {
-    const replies = await this.#call({ t: "tx", id: 0, commands });
+    const replies = await this.#rpc.call({ t: "tx", commands });
     if (!Array.isArray(replies)) throw new Error("redis worker answered a transaction without replies");
     return replies;
   }
 
   command(command: RedisCommand): Promise<unknown> {
-    return this.#call({ t: "cmd", id: 0, command });
+    return this.#rpc.call({ t: "cmd", command });
   }
 
   async close(): Promise<void> {
@@ -130,42 +116,12 @@ export class WorkerRedisLink implements RedisLink {
     this.#closed = true;
     if (this.#restartTimer !== undefined) clearTimeout(this.#restartTimer);
     this.#restartTimer = undefined;
-    if (this.#down === undefined) await this.#call({ t: "close", id: 0 }).catch(() => {});
-    this.#down = "redis connection closed";
-    this.#failPending(this.#down);
-    this.#worker.terminate();
+    if (this.#rpc.dead === undefined) await this.#rpc.call({ t: "close" }).catch(() => {});
+    this.#rpc.terminate("redis connection closed");
   }
 
-  #call(req: Extract<RedisWorkerRequest, { id: number }>): Promise<unknown> {
-    if (this.#down !== undefined) return Promise.reject(new Error(this.#down));
-    const id = this.#nextId++;
-    const worker = this.#worker;
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(
-        () => this.#onDeath(worker, `redis worker did not answer within ${this.#callTimeoutMs} ms`),
-        this.#callTimeoutMs,
-      );
-      this.#pending.set(id, { resolve, reject, timer });
-      this.#post({ ...req, id });
-    });
-  }
-
-  #post(req: RedisWorkerRequest): void {
-    this.#worker.postMessage(req);
-  }
-
-  #onReply(r: RedisWorkerReply): void {
-    switch (r.t) {
-      case "reply":
-      case "fail": {
-        const p = this.#pending.get(r.id);
-        if (p === undefined) return;
-        this.#pending.delete(r.id);
-        clearTimeout(p.timer);
-        if (r.t === "reply") p.resolve(r.value);
-        else p.reject(new Error(r.error));
-        return;
-      }
+  #onEvent(e: RedisWorkerEvent): void {
+    switch (e.t) {
       case "ready":
         this.#restarts.reset();
         this.#events?.ready();
@@ -174,33 +130,20 @@ export class WorkerRedisLink implements RedisLink {
         this.#events?.closed();
         return;
       case "error":
-        this.#events?.error(r.message, r.refusal);
+        this.#events?.error(e.message, e.refusal);
         return;
     }
   }
 
-  #failPending(reason: string): void {
-    const pending = [...this.#pending.values()];
-    this.#pending.clear();
-    for (const p of pending) {
-      clearTimeout(p.timer);
-      p.reject(new Error(reason));
-    }
-  }
-
   /**
-   * The worker died (an uncaught error), sent something unreadable or stopped answering: fail what it held, report
-   * the connection lost, replace it.
+   * The worker died (an uncaught error), sent something unreadable or stopped answering: its calls failed; report
+   * the connection lost and replace it.
    */
-  #onDeath(worker: Worker, reason: string): void {
-    if (worker !== this.#worker || this.#down !== undefined) return;
-    this.#down = reason;
-    worker.terminate();
-    this.#failPending(reason);
+  #onDeath(rpc: WorkerRpc<RedisWorkerRequest, RedisWorkerEvent>, death: { reason: string; crashed: boolean }): void {
     // Before the first init answered, start() reports the worker unavailable; after close() nothing is replaced.
-    if (!this.#initialised || this.#closed) return;
+    if (rpc !== this.#rpc || !death.crashed || !this.#initialised || this.#closed) return;
     const delay = this.#restarts.next();
-    this.#o.logger.error(`${reason}; replacing it`, { inMs: delay });
+    this.#o.logger.error(`${death.reason}; replacing it`, { inMs: delay });
     this.#events?.closed();
     this.#scheduleRestart(delay);
   }
@@ -213,7 +156,7 @@ export class WorkerRedisLink implements RedisLink {
       this.#restartTimer = undefined;
       if (this.#closed) return;
       try {
-        this.#worker = WorkerRedisLink.#spawn(this.#o);
+        this.#rpc = this.#spawn();
       } catch (err) {
         this.#o.logger.error("starting a redis worker failed", { error: errorMessage(err) });
         this.#scheduleRestart();
@@ -222,7 +165,7 @@ export class WorkerRedisLink implements RedisLink {
       // A failed init is a death: #onDeath has logged it and scheduled the next attempt.
       this.#init().catch(() => {});
       // Right behind init, so no command reaches the new worker's client before its events are wired.
-      if (this.#events !== undefined) this.#post({ t: "start" });
+      if (this.#events !== undefined) this.#rpc.post({ t: "start" });
     }, wait);
   }
 }

@@ -3,26 +3,25 @@
  * and sends the batches the main thread posts and answers with per-record partitions/offsets or errors.
  * @module
  */
-/// <reference lib="deno.worker" />
 import { type Delivery, failEvery } from "./delivery.ts";
 import { WireProducer } from "./wire_producer.ts";
 import { brokerSecurity } from "./security.ts";
 import type { LogFields, Logger, LogLevel } from "../log.ts";
 import { errorMessage } from "../log.ts";
-import type { WorkerReply, WorkerRequest } from "./worker_protocol.ts";
+import { postWorkerEvent, type Served, serveWorkerCalls } from "../worker_rpc.ts";
+import type { SentAnswer, WorkerEvent, WorkerRequest } from "./worker_protocol.ts";
 
 /** Forwards log entries to the main thread, where the service's logger writes them. */
 function forwardingLogger(debugEnabled: boolean, fields: LogFields): Logger {
   const emit = (level: LogLevel, msg: string, extra?: LogFields) => {
     if (level === "debug" && !debugEnabled) return;
     const all = extra === undefined ? fields : { ...fields, ...extra };
-    let reply: WorkerReply = { t: "log", level, msg, fields: all };
+    const event: WorkerEvent = { t: "log", level, msg, fields: all };
     try {
-      self.postMessage(reply);
+      postWorkerEvent(event);
     } catch {
       // Fields that cannot be cloned (functions, sockets) are sent as their JSON form.
-      reply = { t: "log", level, msg, fields: JSON.parse(safeJson(all)) };
-      self.postMessage(reply);
+      postWorkerEvent({ ...event, fields: JSON.parse(safeJson(all)) });
     }
   };
   return {
@@ -45,11 +44,7 @@ function safeJson(v: unknown): string {
 
 let producers: WireProducer[] = [];
 
-function reply(r: WorkerReply, transfer: Transferable[] = []): void {
-  self.postMessage(r, transfer);
-}
-
-async function handle(req: WorkerRequest): Promise<void> {
+async function handle(req: WorkerRequest): Promise<Served> {
   switch (req.t) {
     case "init": {
       try {
@@ -61,12 +56,11 @@ async function handle(req: WorkerRequest): Promise<void> {
           new WireProducer({ ...client, ...o, security, brokers: req.brokers, clientId: req.clientId, logger })
         );
         if (req.connect) await Promise.all(producers.map((p) => p.connect()));
-        reply({ t: "done", id: req.id });
+        return { value: null };
       } catch (err) {
         await Promise.allSettled(producers.map((p) => p.disconnect()));
-        reply({ t: "done", id: req.id, error: errorMessage(err) });
+        throw err;
       }
-      return;
     }
     case "send": {
       const producer = producers[req.p];
@@ -93,20 +87,13 @@ async function handle(req: WorkerRequest): Promise<void> {
             : errorMessage(d.error);
         }
       }
-      reply({ t: "sent", id: req.id, partitions, offsets, errors }, [partitions.buffer]);
-      return;
+      const answer: SentAnswer = { partitions, offsets, errors };
+      return { value: answer, transfer: [partitions.buffer] };
     }
-    case "close": {
+    case "close":
       await Promise.allSettled(producers.map((p) => p.disconnect()));
-      reply({ t: "done", id: req.id });
-      return;
-    }
+      return { value: null };
   }
 }
 
-self.onmessage = (e: MessageEvent<WorkerRequest>) => {
-  handle(e.data).catch((err) => {
-    // handle() answers every request itself; this only guards against a bug leaving the main thread waiting.
-    reply({ t: "done", id: e.data.id, error: `producer worker: ${errorMessage(err)}` });
-  });
-};
+serveWorkerCalls<WorkerRequest>(handle);

@@ -4,8 +4,16 @@
  * @module
  */
 import type { Logger } from "../log.ts";
+import { errorMessage } from "../log.ts";
+import { WorkerDiedError, WorkerRpc } from "../worker_rpc.ts";
 import { type Delivery, failEvery, type OutboundRecord } from "./delivery.ts";
-import type { WorkerClientSettings, WorkerProducerSettings, WorkerReply, WorkerRequest } from "./worker_protocol.ts";
+import type {
+  SentAnswer,
+  WorkerClientSettings,
+  WorkerEvent,
+  WorkerProducerSettings,
+  WorkerRequest,
+} from "./worker_protocol.ts";
 
 export type { WorkerClientSettings, WorkerProducerSettings } from "./worker_protocol.ts";
 
@@ -43,13 +51,9 @@ export class ProducerWorkerUnavailableError extends Error {
   override name = "ProducerWorkerUnavailableError";
 }
 
-type Pending =
-  | { kind: "done"; resolve: (error: string | undefined) => void }
-  | { kind: "send"; records: OutboundRecord[]; resolve: (d: Delivery[]) => void };
-
 /**
- * A worker thread owning WireProducers (lib/kafka/wire_producer.ts). Each {@link WorkerProducer.send} is one postMessage, so callers should
- * hand over whole batches.
+ * A worker thread owning WireProducers (lib/kafka/wire_producer.ts), reached through lib/worker_rpc.ts. Each
+ * {@link WorkerProducer.send} is one call, so callers should hand over whole batches.
  *
  * @example
  * ```ts
@@ -59,37 +63,20 @@ type Pending =
  * ```
  */
 export class ProducerWorker {
-  readonly #worker: Worker;
+  readonly #rpc: WorkerRpc<WorkerRequest, WorkerEvent>;
   readonly #log: Logger;
-  readonly #pending = new Map<number, Pending>();
-  #nextId = 1;
   #connected = false;
-  #dead: string | undefined;
-  #crashed = false;
   #closed: Promise<void> | undefined;
-  #reportCrash!: (err: Error) => void;
   /**
    * Rejects when the worker thread dies on its own (an uncaught error); never resolves. From then on every send
    * fails, so a service should stop (exit 1) rather than keep accepting work it can only fail.
    */
   readonly crashed: Promise<never>;
 
-  private constructor(worker: Worker, logger: Logger) {
-    this.#worker = worker;
+  private constructor(rpc: WorkerRpc<WorkerRequest, WorkerEvent>, logger: Logger, crashed: Promise<never>) {
+    this.#rpc = rpc;
     this.#log = logger;
-    this.crashed = new Promise<never>((_, reject) => this.#reportCrash = reject);
-    // Nobody may be listening (tests, callers that only look at deliveries).
-    this.crashed.catch(() => {});
-    worker.onmessage = (e: MessageEvent<WorkerReply>) => this.#onReply(e.data);
-    worker.onerror = (e: ErrorEvent) => {
-      e.preventDefault();
-      this.#crashed = true;
-      const reason = `producer worker crashed: ${e.message}`;
-      if (this.#dead === undefined) this.#log.error(reason, { pending: this.#pending.size });
-      this.#fail(reason);
-      this.#reportCrash(new Error(reason));
-    };
-    worker.onmessageerror = () => this.#log.error("producer worker sent an unreadable message");
+    this.crashed = crashed;
   }
 
   /**
@@ -97,26 +84,36 @@ export class ProducerWorker {
    * {@link ProducerWorkerUnavailableError} when the worker itself could not run.
    */
   static async start(opts: ProducerWorkerOptions): Promise<ProducerWorker> {
-    // A static URL relative to this module keeps `deno compile` / `deno bundle` able to find the worker entry.
-    const worker = opts.entry === undefined
-      ? new Worker(new URL("./producer_worker_entry.ts", import.meta.url).href, { type: "module" })
-      : new Worker(opts.entry, { type: "module" });
-    const w = new ProducerWorker(worker, opts.logger);
-    const error = await w.#call({
-      t: "init",
-      id: 0,
-      brokers: opts.brokers,
-      clientId: opts.clientId,
-      debug: opts.logger.debugEnabled,
-      client: opts.client ?? {},
-      producers: opts.producers,
-      connect: opts.connect ?? true,
+    let reportCrash!: (err: Error) => void;
+    const crashed = new Promise<never>((_, reject) => reportCrash = reject);
+    // Nobody may be listening (tests, callers that only look at deliveries).
+    crashed.catch(() => {});
+    const rpc = new WorkerRpc<WorkerRequest, WorkerEvent>({
+      name: "producer worker",
+      // A static URL relative to this module keeps `deno compile` / `deno bundle` able to find the worker entry.
+      entry: opts.entry ?? new URL("./producer_worker_entry.ts", import.meta.url).href,
+      onEvent: (e) => opts.logger[e.level](e.msg, e.fields),
+      onDeath: ({ reason, crashed, pending }) => {
+        if (!crashed) return;
+        opts.logger.error(reason, { pending });
+        reportCrash(new Error(reason));
+      },
     });
-    if (error !== undefined) {
-      const crashed = w.#crashed;
-      w.#terminate();
-      throw crashed ? new ProducerWorkerUnavailableError(error) : new Error(error);
+    try {
+      await rpc.call({
+        t: "init",
+        brokers: opts.brokers,
+        clientId: opts.clientId,
+        debug: opts.logger.debugEnabled,
+        client: opts.client ?? {},
+        producers: opts.producers,
+        connect: opts.connect ?? true,
+      });
+    } catch (err) {
+      rpc.terminate();
+      throw err instanceof WorkerDiedError ? new ProducerWorkerUnavailableError(err.message) : err;
     }
+    const w = new ProducerWorker(rpc, opts.logger, crashed);
     w.#connected = true;
     return w;
   }
@@ -135,91 +132,43 @@ export class ProducerWorker {
 
   /** Whether every producer is connected and the worker alive. */
   get connected(): boolean {
-    return this.#connected;
+    return this.#connected && this.#rpc.dead === undefined;
   }
 
   /** Disconnects the producers (sends in flight are reported failed) and stops the worker. */
   close(): Promise<void> {
     this.#closed ??= (async () => {
       this.#connected = false;
-      if (this.#dead === undefined) {
-        const error = await this.#call({ t: "close", id: 0 });
-        if (error !== undefined) this.#log.warn("producer disconnect failed", { error });
+      if (this.#rpc.dead === undefined) {
+        await this.#rpc.call({ t: "close" }).catch((err) =>
+          this.#log.warn("producer disconnect failed", { error: errorMessage(err) })
+        );
       }
-      this.#terminate();
+      this.#rpc.terminate("producer worker stopped");
     })();
     return this.#closed;
   }
 
-  #terminate(): void {
-    this.#worker.terminate();
-    this.#fail("producer worker stopped");
-  }
-
-  #call(req: WorkerRequest & { t: "init" | "close" }): Promise<string | undefined> {
-    if (this.#dead !== undefined) return Promise.resolve(this.#dead);
-    const id = this.#nextId++;
-    return new Promise((resolve) => {
-      this.#pending.set(id, { kind: "done", resolve });
-      this.#worker.postMessage({ ...req, id });
-    });
-  }
-
-  #send(p: number, records: OutboundRecord[]): Promise<Delivery[]> {
-    if (records.length === 0) return Promise.resolve([]);
-    if (this.#dead !== undefined) return Promise.resolve(failAll(records, this.#dead));
-    const id = this.#nextId++;
-    return new Promise((resolve) => {
-      this.#pending.set(id, { kind: "send", records, resolve });
-      const req: WorkerRequest = { t: "send", id, p, records };
-      try {
-        this.#worker.postMessage(req);
-      } catch (err) {
-        this.#pending.delete(id);
-        resolve(failAll(records, `cannot hand records to the producer worker: ${(err as Error).message}`));
-      }
-    });
-  }
-
-  #onReply(r: WorkerReply): void {
-    if (r.t === "log") {
-      this.#log[r.level](r.msg, r.fields);
-      return;
+  async #send(p: number, records: OutboundRecord[]): Promise<Delivery[]> {
+    if (records.length === 0) return [];
+    const dead = this.#rpc.dead;
+    if (dead !== undefined) return failAll(records, dead);
+    let answer: SentAnswer;
+    try {
+      answer = await this.#rpc.call<SentAnswer>({ t: "send", p, records });
+    } catch (err) {
+      return failAll(records, errorMessage(err));
     }
-    const pending = this.#pending.get(r.id);
-    if (pending === undefined) return;
-    this.#pending.delete(r.id);
-    if (pending.kind === "done") {
-      pending.resolve(r.t === "done" ? r.error : "unexpected reply");
-      return;
-    }
-    if (r.t !== "sent") {
-      pending.resolve(failAll(pending.records, r.error ?? "unexpected reply"));
-      return;
-    }
-    const { records } = pending;
     const deliveries = new Array<Delivery>(records.length);
     for (let i = 0; i < records.length; i++) {
       const topic = records[i]!.topic;
-      const partition = r.partitions[i] ?? -1;
-      const error = r.errors?.[i];
+      const partition = answer.partitions[i] ?? -1;
+      const error = answer.errors?.[i];
       deliveries[i] = partition >= 0 && (error === undefined || error === null)
-        ? { ok: true, topic, partition, offset: r.offsets[i] ?? "-1" }
+        ? { ok: true, topic, partition, offset: answer.offsets[i] ?? "-1" }
         : { ok: false, topic, error: new Error(error ?? "no delivery result") };
     }
-    pending.resolve(deliveries);
-  }
-
-  /** Answers everything pending with `reason` and refuses further work. */
-  #fail(reason: string): void {
-    this.#dead ??= reason;
-    this.#connected = false;
-    const pending = [...this.#pending.values()];
-    this.#pending.clear();
-    for (const p of pending) {
-      if (p.kind === "done") p.resolve(reason);
-      else p.resolve(failAll(p.records, reason));
-    }
+    return deliveries;
   }
 }
 

@@ -1,5 +1,6 @@
 /**
- * Messages between {@link ProducerWorker} (main thread) and its Web Worker (lib/kafka/producer_worker_entry.ts).
+ * Messages between {@link ProducerWorker} (main thread) and its Web Worker (lib/kafka/producer_worker_entry.ts),
+ * carried by lib/worker_rpc.ts.
  * @module
  */
 import type { LogFields, LogLevel } from "../log.ts";
@@ -15,11 +16,10 @@ export type WorkerClientSettings =
 /** Settings of one producer the worker owns. */
 export type WorkerProducerSettings = Pick<WireProducerOptions, "acks" | "timeoutMs" | "retries" | "compression">;
 
-/** Main thread to worker. */
+/** Main thread to worker: calls of lib/worker_rpc.ts (it adds the call id). */
 export type WorkerRequest =
   | {
     t: "init";
-    id: number;
     brokers: string[];
     clientId: string;
     debug: boolean;
@@ -29,12 +29,15 @@ export type WorkerRequest =
     connect: boolean;
   }
   /** One batch for producer #p; records should carry string headers (Buffers would be cloned with their pool). */
-  | { t: "send"; id: number; p: number; records: OutboundRecord[] }
-  | { t: "close"; id: number };
+  | { t: "send"; p: number; records: OutboundRecord[] }
+  | { t: "close" };
 
-/** Worker to main thread. */
-export type WorkerReply =
-  | { t: "done"; id: number; error?: string }
-  /** Per record: partition (-1 when failed), offset, and the error message of failed records. */
-  | { t: "sent"; id: number; partitions: Int32Array; offsets: string[]; errors?: (string | null)[] }
-  | { t: "log"; level: LogLevel; msg: string; fields: LogFields };
+/** The answer to `send`, per record: partition (-1 when failed), offset, and the error of failed records. */
+export interface SentAnswer {
+  partitions: Int32Array;
+  offsets: string[];
+  errors?: (string | null)[];
+}
+
+/** What the worker sends on its own: its producers' log lines, for the service's logger. */
+export type WorkerEvent = { t: "log"; level: LogLevel; msg: string; fields: LogFields };

@@ -3,18 +3,15 @@
  * error would (tests/kcl_hardening_test.ts).
  * @module
  */
-/// <reference lib="deno.worker" />
-import type { WorkerReply, WorkerRequest } from "../../lib/kafka/worker_protocol.ts";
+import { serveWorkerCalls } from "../../lib/worker_rpc.ts";
+import type { WorkerRequest } from "../../lib/kafka/worker_protocol.ts";
 
-self.onmessage = (e: MessageEvent<WorkerRequest>) => {
-  const req = e.data;
-  if (req.t === "init" || req.t === "close") {
-    const reply: WorkerReply = { t: "done", id: req.id };
-    self.postMessage(reply);
-    return;
-  }
+serveWorkerCalls<WorkerRequest>((req) => {
+  if (req.t === "init" || req.t === "close") return { value: null };
   // Uncaught on purpose: the worker's error event is what ProducerWorker must surface.
   setTimeout(() => {
     throw new Error("worker blew up");
   }, 0);
-};
+  // Never answered: the crash is.
+  return new Promise(() => {});
+});
