@@ -70,7 +70,8 @@ Deno.test("kcat round trip: keys, null keys, empty values, shared headers, a fix
     ],
   );
   await assert.rejects(
-    kcatRead(cluster.bootstrapServers, topic, { expected: 4, timeoutMs: 1_000 }),
+    // Long enough for kcat to start and read the three on a loaded machine (1 s was not, once).
+    kcatRead(cluster.bootstrapServers, topic, { expected: 4, timeoutMs: 5_000 }),
     /kcat read 3 of 4 messages/,
   );
   await assert.rejects(kcatProduce(cluster.bootstrapServers, topic, [{ value: "bad\x1e" }]), /must not contain/);
