@@ -82,7 +82,8 @@ export async function readJsonBody(req: Request, options: ReadBodyOptions): Prom
 /**
  * Reads and parses a JSON body like {@link readJsonBody}, but through `Request.json()` whenever the request declares
  * a Content-Length within the limit: that is the one body reader with a synchronous whole-body fast path in
- * Deno.serve, and readJsonBody's byte read and strict decode cost several µs more per small request (measured). A
+ * Deno.serve, and readJsonBody's byte read and strict decode cost noticeably more per small request (figures in
+ * bench/RESULTS.md). A
  * body without a usable Content-Length (chunked, empty, too large) is left to readJsonBody, with its errors.
  *
  * On the fast path the text is decoded by Deno, so three edge cases differ from readJsonBody:

@@ -118,8 +118,8 @@ export type PostedState = z.output<typeof postedStateSchema>;
 /**
  * The hot-path twin of {@link postedStateSchema}: accepts only a plainly valid event and builds the same object zod
  * would (same keys, same order, same values); returns `undefined` for anything else, which then goes to zod. zod
- * stays the schema of record and the only source of error messages; a table test proves the two agree. Per event
- * this costs a few tens of nanoseconds instead of zod's ~2 µs, which was the largest share of a request's JS time.
+ * stays the schema of record and the only source of error messages; a table test proves the two agree. zod's parse
+ * was the largest share of a request's JavaScript time (figures in bench/RESULTS.md).
  */
 export function fastParsePostedState(input: unknown): PostedState | undefined {
   if (typeof input !== "object" || input === null || Array.isArray(input)) return undefined;

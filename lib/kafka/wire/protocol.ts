@@ -209,7 +209,13 @@ export interface ProducePartitionResponse {
   baseOffset: bigint;
 }
 
-/** Decodes a Produce v3 response body (after the correlation id). */
+/**
+ * Decodes a Produce v3 response body (after the correlation id).
+ *
+ * ```
+ * [topic string, [partition i32, errorCode i16, baseOffset i64, logAppendTime i64]], throttleTimeMs i32
+ * ```
+ */
 export function decodeProduce(r: ByteReader): ProducePartitionResponse[] {
   const out: ProducePartitionResponse[] = [];
   const topics = r.count(6);
@@ -228,7 +234,13 @@ export function decodeProduce(r: ByteReader): ProducePartitionResponse[] {
   return out;
 }
 
-/** Encodes a Metadata v1 request for `topics` (an empty list asks for brokers only). */
+/**
+ * Encodes a Metadata v1 request for `topics` (an empty list asks for brokers only).
+ *
+ * ```
+ * request header v1, [topic string]
+ * ```
+ */
 export function encodeMetadata(correlationId: number, clientId: string, topics: readonly string[]): Uint8Array {
   const w = beginRequest(ApiKey.Metadata, API_VERSION.Metadata, correlationId, clientId);
   w.int32(topics.length);
@@ -258,7 +270,15 @@ export interface ClusterMetadata {
   topics: TopicMetadata[];
 }
 
-/** Decodes a Metadata v1 response body. */
+/**
+ * Decodes a Metadata v1 response body.
+ *
+ * ```
+ * [nodeId i32, host string, port i32, rack nullable string], controllerId i32,
+ * [errorCode i16, topic string, isInternal bool,
+ *  [errorCode i16, partition i32, leader i32, [replica i32], [isr i32]]]
+ * ```
+ */
 export function decodeMetadata(r: ByteReader): ClusterMetadata {
   const brokers: BrokerAddress[] = [];
   const nBrokers = r.count(12);
@@ -301,12 +321,12 @@ export function decodeMetadata(r: ByteReader): ClusterMetadata {
   return { brokers, topics };
 }
 
-/** Encodes an ApiVersions v0 request. */
+/** Encodes an ApiVersions v0 request: the request header v1 and no body. */
 export function encodeApiVersions(correlationId: number, clientId: string): Uint8Array {
   return endRequest(beginRequest(ApiKey.ApiVersions, API_VERSION.ApiVersions, correlationId, clientId));
 }
 
-/** Decodes an ApiVersions v0 response: error code and api key → [min, max]. */
+/** Decodes an ApiVersions v0 response: `errorCode i16, [apiKey i16, minVersion i16, maxVersion i16]`. */
 export function decodeApiVersions(r: ByteReader): { errorCode: number; versions: Map<number, [number, number]> } {
   const errorCode = r.int16();
   const versions = new Map<number, [number, number]>();

@@ -4,13 +4,13 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { ManualClock } from "../lib/clock.ts";
-import { silentLogger } from "../lib/log.ts";
-import { createRegistry } from "../lib/metrics.ts";
-import { createBrokerHandler } from "../lib/httpbroker/http.ts";
-import { createBrokerMetrics } from "../lib/httpbroker/metrics.ts";
-import { StateStore } from "../lib/httpbroker/state_store.ts";
-import { SEED_EVENT } from "./_fixtures/seed_check_event.ts";
+import { ManualClock } from "../clock.ts";
+import { silentLogger } from "../log.ts";
+import { createRegistry } from "../metrics.ts";
+import { createBrokerHandler } from "./http.ts";
+import { createBrokerMetrics } from "./metrics.ts";
+import { StateStore } from "./state_store.ts";
+import { SEED_EVENT } from "../../tests/_fixtures/seed_check_event.ts";
 
 /** The seed's curl body exactly as printed, including its missing comma after "summary". */
 const SEED_BODY_AS_PRINTED = `{

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { ConfigError, UsageError } from "../lib/config/errors.ts";
-import { loadRouterConfig, parseIntegrationList } from "../lib/config/router.ts";
+import { ConfigError, UsageError } from "./errors.ts";
+import { loadRouterConfig, parseIntegrationList } from "./router.ts";
 
 const BASE = {
   ER_BOOTSTRAP_SERVERS: "127.0.0.1:9092,127.0.0.1:9093",
@@ -145,7 +145,7 @@ Deno.test("mock rejects malformed lists naming the bad pair, and a missing list"
 });
 
 Deno.test("the CLI exits 2 listing every missing variable, and names a malformed mock list", async () => {
-  const { main } = await import("../main.ts");
+  const { main } = await import("../../main.ts");
   let err = "";
   const io = { out: () => {}, err: (t: string) => void (err += t) };
   assert.equal(await main(["start"], {}, io), 2);
