@@ -39,7 +39,7 @@ function base64url(s: string): string {
 }
 
 /** The fake Houston server. */
-export class FakeHouston {
+export class FakeHouston implements AsyncDisposable {
   #server: Deno.HttpServer<Deno.NetAddr> | undefined;
   #port = 0;
   #apps = new Map<string, FakeIntegration[]>();
@@ -150,6 +150,11 @@ export class FakeHouston {
   /** Stops the server and ends every stream. */
   async close(): Promise<void> {
     await this.down();
+  }
+
+  /** `await using houston = ...` closes it at the end of the scope. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
   }
 
   #authorized(req: Request): boolean {

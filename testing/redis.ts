@@ -17,7 +17,7 @@ export class RedisUnavailableError extends Error {
 }
 
 /** A running redis-server started by {@link startRedis}. */
-export interface RedisServer {
+export interface RedisServer extends AsyncDisposable {
   readonly port: number;
   /** `redis://127.0.0.1:<port>` */
   readonly url: string;
@@ -170,6 +170,11 @@ class RedisProcess implements RedisServer {
     if (this.#stopped) throw new Error("redis-server was stopped; start a new one");
     await this.#signal("SIGKILL");
     await this.spawn();
+  }
+
+  /** `await using redis = await startRedis()` stops it at the end of the scope. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.stop();
   }
 
   async stop(opts: { keepDir?: boolean } = {}): Promise<void> {

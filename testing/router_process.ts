@@ -8,7 +8,7 @@ import { freePort } from "./ports.ts";
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
 
 /** A running `event-router` process. */
-export interface ServiceProcess {
+export interface ServiceProcess extends AsyncDisposable {
   port: number;
   /** `http://127.0.0.1:<port>` (or https). */
   url: string;
@@ -58,6 +58,22 @@ export function spawnEventRouter(
     exit: async () => {
       const { code, stdout, stderr } = await output;
       return { code, text: decoder.decode(stdout) + decoder.decode(stderr) };
+    },
+    // `await using proc = spawnEventRouter(...)`: stopped (SIGTERM, SIGKILL after 10 s) and reaped at scope end.
+    async [Symbol.asyncDispose]() {
+      try {
+        child.kill("SIGTERM");
+      } catch {
+        return void await output; // already exited: only reap it
+      }
+      const timer = setTimeout(() => {
+        try {
+          child.kill("SIGKILL");
+        } catch {
+          // exited meanwhile
+        }
+      }, 10_000);
+      await output.finally(() => clearTimeout(timer));
     },
   };
 }

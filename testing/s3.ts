@@ -24,7 +24,7 @@ export interface StartS3Options {
 }
 
 /** A running s3rver started by {@link startS3}. */
-export interface S3Server {
+export interface S3Server extends AsyncDisposable {
   /** `http://127.0.0.1:<port>` */
   readonly endpoint: string;
   /** A client for this server (path-style addressing, s3rver credentials). Destroyed by {@link stop}. */
@@ -93,7 +93,7 @@ export async function startS3(opts: StartS3Options = {}): Promise<S3Server> {
     return await res.Body.transformToByteArray();
   };
 
-  return {
+  const s3: S3Server = {
     endpoint,
     client,
     clientConfig,
@@ -119,6 +119,9 @@ export async function startS3(opts: StartS3Options = {}): Promise<S3Server> {
     async putObject(bucket, key, body) {
       await client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body }));
     },
+    [Symbol.asyncDispose]() {
+      return s3.stop();
+    },
     async stop() {
       if (stopped) return;
       stopped = true;
@@ -128,4 +131,5 @@ export async function startS3(opts: StartS3Options = {}): Promise<S3Server> {
       await Deno.remove(directory, { recursive: true }).catch(() => {});
     },
   };
+  return s3;
 }

@@ -16,7 +16,7 @@ Deno.test({
   sanitizeOps: false,
   sanitizeResources: false,
   async fn() {
-    const redis = await startRedis();
+    await using redis = await startRedis();
     const reader = new Redis({ host: "127.0.0.1", port: redis.port });
     const port = freePort();
     const args = ["receiver", "httpbroker", "--port", `127.0.0.1:${port}`, "--server", `127.0.0.1:${redis.port}`];
@@ -48,7 +48,6 @@ Deno.test({
       second.kill("SIGTERM");
       await withTimeout(second.exit(), 30_000, "the broker to exit");
       reader.disconnect();
-      await redis.stop();
     }
   },
 });
@@ -58,7 +57,7 @@ Deno.test({
   sanitizeOps: false,
   sanitizeResources: false,
   async fn() {
-    const redis = await startRedis();
+    await using redis = await startRedis();
     const config = parseHttpBrokerArgs(["--server", `127.0.0.1:${redis.port}`, "--interval", "1h"], {});
     assert.ok(config !== "version");
     const broker = await startHttpBroker(config, { logger: silentLogger, connectWaitMs: 5000 });
@@ -86,7 +85,6 @@ Deno.test({
       assert.ok(broker.store.get("e:c") !== undefined, "the state is kept");
     } finally {
       await broker.stop();
-      await redis.stop();
     }
   },
 });

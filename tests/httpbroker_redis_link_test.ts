@@ -45,7 +45,7 @@ function recorder(): RedisLinkEvents & { readies: number; closes: number; errors
 
 for (const thread of ["worker", "main"] as const) {
   Deno.test(`httpbroker redis link (${thread} thread): replies, errors, outage and reconnect`, async () => {
-    const redis = await startRedis();
+    await using redis = await startRedis();
     const logs: string[] = [];
     const logger = createLogger({ format: "text", write: (l) => logs.push(l) });
     const options = { host: "127.0.0.1", port: redis.port, database: 3, maxBackoffMs: 100 };
@@ -80,14 +80,13 @@ for (const thread of ["worker", "main"] as const) {
       assert.equal(await link.command(["ping"]), "PONG");
     } finally {
       await link.close();
-      await redis.stop();
     }
     await assert.rejects(link.command(["ping"]), "closed links refuse commands");
   });
 }
 
 Deno.test("httpbroker redis worker: a crashed worker fails what it held, is replaced, and reconnects", async () => {
-  const redis = await startRedis();
+  await using redis = await startRedis();
   const { link, logs } = await crashingLink(redis.port, { restartDelayMs: 50 });
   const events = recorder();
   try {
@@ -104,12 +103,11 @@ Deno.test("httpbroker redis worker: a crashed worker fails what it held, is repl
     assert.deepEqual(await link.command(["lrange", "kept", 0, -1]), ["1"]);
   } finally {
     await link.close();
-    await redis.stop();
   }
 });
 
 Deno.test("httpbroker redis worker: a worker that stops answering is taken for dead and replaced", async () => {
-  const redis = await startRedis();
+  await using redis = await startRedis();
   const { link, logs } = await crashingLink(redis.port, { restartDelayMs: 50, callTimeoutMs: 300 });
   const events = recorder();
   try {
@@ -125,13 +123,12 @@ Deno.test("httpbroker redis worker: a worker that stops answering is taken for d
     assert.equal(await link.command(["ping"]), "PONG");
   } finally {
     await link.close();
-    await redis.stop();
   }
 });
 
 for (const thread of ["worker", "main"] as const) {
   Deno.test(`httpbroker sink (redis on the ${thread} thread): a clean close is not logged as a lost connection`, async () => {
-    const redis = await startRedis();
+    await using redis = await startRedis();
     const logs: string[] = [];
     const logger = createLogger({ format: "text", write: (l) => logs.push(l) });
     const options = { host: "127.0.0.1", port: redis.port, database: 0 };
@@ -148,7 +145,6 @@ for (const thread of ["worker", "main"] as const) {
       assert.ok(!logs.some((l) => l.includes("lost connection")), logs.join("\n"));
     } finally {
       await sink.close();
-      await redis.stop();
     }
   });
 }

@@ -58,7 +58,7 @@ Deno.test({
   async fn(t) {
     await using certs = await makeTestCerts();
     await t.step("requirepass, the password from REDIS_PASSWORD", async () => {
-      const redis = await startRedis({ args: ["--requirepass", PASSWORD] });
+      await using redis = await startRedis({ args: ["--requirepass", PASSWORD] });
       const reader = new Redis({ port: redis.port, host: "127.0.0.1", password: PASSWORD });
       const { broker, lines, post, ready } = await brokerFrom(["--server", `127.0.0.1:${redis.port}`], {
         REDIS_PASSWORD: PASSWORD,
@@ -72,13 +72,12 @@ Deno.test({
       } finally {
         await broker.stop();
         reader.disconnect();
-        await redis.stop();
       }
     });
 
     await t.step("an ACL user: user and password in the URL, then the password from REDIS_PASSWORD_FILE", async () => {
       // Each word its own argument: redis-server joins them into the config line `user flapjack on >... ~* &* +@all`.
-      const redis = await startRedis({
+      await using redis = await startRedis({
         args: ["--user", "flapjack", "on", `>${PASSWORD}`, "~*", "&*", "+@all", "--user", "default", "off"],
       });
       const reader = new Redis({ port: redis.port, host: "127.0.0.1", username: "flapjack", password: PASSWORD });
@@ -107,7 +106,6 @@ Deno.test({
         }
       } finally {
         reader.disconnect();
-        await redis.stop();
       }
     });
 
@@ -116,7 +114,7 @@ Deno.test({
       const keyFile = `${certs.dir}/redis.key`;
       await Deno.writeTextFile(certFile, certs.serverCert);
       await Deno.writeTextFile(keyFile, certs.serverKey);
-      const redis = await startRedis({ tls: { certFile, keyFile, caFile: certs.caFile, ca: certs.ca } });
+      await using redis = await startRedis({ tls: { certFile, keyFile, caFile: certs.caFile, ca: certs.ca } });
       const reader = new Redis({ port: redis.port, host: "127.0.0.1", tls: { ca: [certs.ca] } });
       try {
         const { broker, post, ready } = await brokerFrom([
@@ -144,7 +142,6 @@ Deno.test({
         }
       } finally {
         reader.disconnect();
-        await redis.stop();
       }
     });
   },
@@ -156,7 +153,7 @@ Deno.test({
   sanitizeResources: false,
   async fn() {
     const serverPassword = "the-server-has-this-one";
-    const redis = await startRedis({ args: ["--requirepass", serverPassword] });
+    await using redis = await startRedis({ args: ["--requirepass", serverPassword] });
     const admin = new Redis({ port: redis.port, host: "127.0.0.1", password: serverPassword });
     const { broker, lines, post, ready } = await brokerFrom(["--server", `127.0.0.1:${redis.port}`], {
       REDIS_PASSWORD: PASSWORD,
@@ -185,7 +182,6 @@ Deno.test({
     } finally {
       await broker.stop();
       admin.disconnect();
-      await redis.stop();
     }
   },
 });
@@ -195,7 +191,7 @@ Deno.test({
   sanitizeOps: false,
   sanitizeResources: false,
   async fn() {
-    const redis = await startRedis();
+    await using redis = await startRedis();
     const reader = new Redis({ port: redis.port, host: "127.0.0.1" });
     try {
       const config = parseHttpBrokerArgs(["--server", `127.0.0.1:${redis.port}`, "--database", "16"], {});
@@ -223,7 +219,6 @@ Deno.test({
       assert.equal(await reader.dbsize(), 0, "nothing was written to database 0");
     } finally {
       reader.disconnect();
-      await redis.stop();
     }
   },
 });

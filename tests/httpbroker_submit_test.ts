@@ -71,7 +71,7 @@ async function rpopAll(client: Redis, key = "events"): Promise<Record<string, un
 }
 
 Deno.test("httpbroker seed example: ok every interval with a fresh time, UNKNOWN with the stale summary after ttl", async () => {
-  const redis = await startRedis();
+  await using redis = await startRedis();
   const reader = new Redis({ port: redis.port, host: "127.0.0.1", lazyConnect: true });
   const clock = new ManualClock(T0);
   const logs: string[] = [];
@@ -134,12 +134,11 @@ Deno.test("httpbroker seed example: ok every interval with a fresh time, UNKNOWN
   } finally {
     await b.stop();
     reader.disconnect();
-    await redis.stop();
   }
 });
 
 Deno.test("httpbroker negative ttl never goes stale; the interval does not drift", async () => {
-  const redis = await startRedis();
+  await using redis = await startRedis();
   const reader = new Redis({ port: redis.port, host: "127.0.0.1" });
   const clock = new ManualClock(T0);
   const b = await broker(redis, clock, { flapjackVersion: "1" });
@@ -160,12 +159,11 @@ Deno.test("httpbroker negative ttl never goes stale; the interval does not drift
   } finally {
     await b.stop();
     reader.disconnect();
-    await redis.stop();
   }
 });
 
 Deno.test("httpbroker honours --queue, --database and --flapjack-version 2", async () => {
-  const redis = await startRedis();
+  await using redis = await startRedis();
   const db3 = new Redis({ port: redis.port, host: "127.0.0.1", db: 3 });
   const db0 = new Redis({ port: redis.port, host: "127.0.0.1", db: 0 });
   const clock = new ManualClock(T0);
@@ -186,12 +184,11 @@ Deno.test("httpbroker honours --queue, --database and --flapjack-version 2", asy
     await b.stop();
     db3.disconnect();
     db0.disconnect();
-    await redis.stop();
   }
 });
 
 Deno.test("httpbroker restart: states come back from redis and keep being submitted; --no-persist starts empty", async () => {
-  const redis = await startRedis();
+  await using redis = await startRedis();
   const reader = new Redis({ port: redis.port, host: "127.0.0.1" });
   const clock = new ManualClock(T0);
   try {
@@ -232,14 +229,13 @@ Deno.test("httpbroker restart: states come back from redis and keep being submit
     assert.equal(await reader.hexists("events:httpbroker:states", "d:4"), 0, "--no-persist writes no hash");
   } finally {
     reader.disconnect();
-    await redis.stop();
   }
 });
 
 // Both placements of the Redis client: the worker (default) and the calling thread (single-file bundles).
 for (const thread of ["worker", "main"] as const) {
   Deno.test(`httpbroker survives a redis outage (redis on the ${thread} thread): accepts requests, resumes submitting, rewrites the hash`, async () => {
-    const redis = await startRedis();
+    await using redis = await startRedis();
     const reader = new Redis({ port: redis.port, host: "127.0.0.1", lazyConnect: true, retryStrategy: () => 50 });
     reader.on("error", () => {});
     const clock = new ManualClock(T0);
@@ -275,13 +271,12 @@ for (const thread of ["worker", "main"] as const) {
     } finally {
       await b.stop();
       reader.disconnect();
-      await redis.stop();
     }
   });
 }
 
 Deno.test("httpbroker two instances on one redis: one submission per state per interval", async () => {
-  const redis = await startRedis();
+  await using redis = await startRedis();
   const reader = new Redis({ port: redis.port, host: "127.0.0.1" });
   const clock = new ManualClock(T0);
   const a = await broker(redis, clock);
@@ -319,12 +314,11 @@ Deno.test("httpbroker two instances on one redis: one submission per state per i
     if (!aStopped) await a.stop();
     await b.stop();
     reader.disconnect();
-    await redis.stop();
   }
 });
 
 Deno.test("httpbroker survives its redis worker crashing: states accepted meanwhile are persisted and submitted", async () => {
-  const redis = await startRedis();
+  await using redis = await startRedis();
   const reader = new Redis({ port: redis.port, host: "127.0.0.1", lazyConnect: true });
   const clock = new ManualClock(T0);
   const logs: string[] = [];
@@ -369,6 +363,5 @@ Deno.test("httpbroker survives its redis worker crashing: states accepted meanwh
   } finally {
     await b.stop();
     reader.disconnect();
-    await redis.stop();
   }
 });
