@@ -13,7 +13,7 @@ import type { Delivery, OutboundRecord } from "../lib/kafka/delivery.ts";
 import { createLogger } from "../lib/log.ts";
 import { ApiKeys, ApiKeysFileError, topicAllowed } from "../lib/kcl/api_keys.ts";
 import { DedupWindow } from "../lib/kcl/dedup.ts";
-import { ImmediateSender } from "../lib/kcl/immediate_sender.ts";
+import { CoalescingSender } from "../lib/kafka/coalescing_sender.ts";
 import type { RecordSender } from "../lib/kafka/delivery.ts";
 import { type FailedEvent, PriorityBatcher } from "../lib/kcl/priority_batcher.ts";
 import { priorityClass } from "../lib/kcl/priority.ts";
@@ -147,10 +147,10 @@ Deno.test("takeBuffered empties buffers without sending (shutdown deadline)", ()
   assert.equal(clock.pending, 0);
 });
 
-Deno.test("ImmediateSender coalesces concurrent requests and hands each its own deliveries", async () => {
+Deno.test("CoalescingSender (the immediate class) coalesces concurrent requests and hands each its own deliveries", async () => {
   const sender = new RecordingSender();
   sender.hold = true;
-  const immediate = new ImmediateSender(sender, 1);
+  const immediate = new CoalescingSender(sender, { after: "microtask", maxInFlight: 1 });
   const a = immediate.send([{ topic: "t", value: "a" }]);
   await Promise.resolve();
   await Promise.resolve();
@@ -167,7 +167,7 @@ Deno.test("ImmediateSender coalesces concurrent requests and hands each its own 
   const [db, dc] = await Promise.all([b, c]);
   assert.deepEqual(db.map((d) => d.ok && d.offset), ["0", "1"]);
   assert.deepEqual(dc.map((d) => d.ok && d.offset), ["2"]);
-  await immediate.idle();
+  await immediate.drain();
 });
 
 Deno.test("dedup window: duplicates within the window, forgotten after it, 0 disables, bounded", async () => {

@@ -7,7 +7,7 @@ import type { Delivery } from "../kafka/delivery.ts";
 import { errorMessage } from "../log.ts";
 import type { RequestContext } from "./auth.ts";
 import type { DedupWindow } from "./dedup.ts";
-import type { ImmediateSender } from "./immediate_sender.ts";
+import type { RecordSender } from "../kafka/delivery.ts";
 import type { EventCounter } from "./event_counter.ts";
 import type { BufferedEvent, PriorityBatcher } from "./priority_batcher.ts";
 import { type PriorityClass, priorityClass } from "./priority.ts";
@@ -41,7 +41,8 @@ export type IntakeOutcome =
 /** Dependencies of {@link EventIntake}. */
 export interface EventIntakeDeps {
   batcher: PriorityBatcher;
-  immediate: ImmediateSender;
+  /** The immediate class: produced before the answer (a CoalescingSender). */
+  immediate: RecordSender;
   dedup: DedupWindow;
   records: RecordBuilder;
   counter: EventCounter;

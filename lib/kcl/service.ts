@@ -12,6 +12,7 @@ import { routeTable } from "../http/routes.ts";
 import { StatusCounter } from "../http/status_counter.ts";
 import { withDeadline } from "../http/shutdown.ts";
 import type { RecordSender } from "../kafka/delivery.ts";
+import { CoalescingSender } from "../kafka/coalescing_sender.ts";
 import { WireProducer } from "../kafka/wire_producer.ts";
 import type { BrokerSecurity } from "../kafka/wire/connection.ts";
 import { brokerSecurity } from "../kafka/security.ts";
@@ -28,7 +29,6 @@ import { ApiKeys } from "./api_keys.ts";
 import { DedupWindow } from "./dedup.ts";
 import { EventCounter } from "./event_counter.ts";
 import { createEventsHandler } from "./http.ts";
-import { ImmediateSender } from "./immediate_sender.ts";
 import { EventIntake } from "./intake.ts";
 import { createKclMetrics, type KclMetrics } from "./metrics.ts";
 import { type BufferedEvent, type ClassLimits, type FailedEvent, PriorityBatcher } from "./priority_batcher.ts";
@@ -206,7 +206,17 @@ export async function startKclProxy(config: KclProxyConfig, deps: KclProxyDeps):
       }
     },
   });
-  const immediate = new ImmediateSender(immediateProducer, undefined, metrics);
+  // Immediate events of concurrent requests share produce calls, at most 4 at once.
+  const immediateSeconds = metrics.produceSeconds.labels("immediate");
+  const immediateEvents = metrics.batchEvents.labels("immediate");
+  const immediate = new CoalescingSender(immediateProducer, {
+    after: "microtask",
+    maxInFlight: 4,
+    observe: (events, seconds) => {
+      immediateEvents.observe(events);
+      immediateSeconds.observe(seconds);
+    },
+  });
   const intake = new EventIntake({ batcher, immediate, dedup, records: new RecordBuilder(), counter });
 
   let closing = false;
@@ -237,7 +247,7 @@ export async function startKclProxy(config: KclProxyConfig, deps: KclProxyDeps):
         buffered: batcher.pending("low") + batcher.pending("normal") + batcher.pending("high"),
       });
       const drained = await withDeadline(
-        Promise.all([batcher.flushAll(), immediate.idle()]),
+        Promise.all([batcher.flushAll(), immediate.drain()]),
         config.shutdownTimeoutMs,
         clock,
       );

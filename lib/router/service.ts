@@ -30,7 +30,7 @@ import {
 import { routerHandler } from "./http.ts";
 import { IntegrationCache } from "./integration_cache.ts";
 import { createRouterMetrics, type RouterMetrics } from "./metrics.ts";
-import { ProduceBatcher } from "./produce_batcher.ts";
+import { CoalescingSender } from "../kafka/coalescing_sender.ts";
 import { RetryLane } from "./retry.ts";
 import { RetryPolicy } from "./retry_policy.ts";
 import { MessageRouter } from "./router.ts";
@@ -194,7 +194,8 @@ export async function startRouter(config: RouterConfig, deps: RouterDeps): Promi
     brokersSetting: BROKERS_SETTING,
   });
   probe.start();
-  const batcher = new ProduceBatcher(producer);
+  // The produces of one fetched batch's messages leave together: one request per broker.
+  const batcher = new CoalescingSender(producer, { after: "task", maxRecords: 30_000 });
 
   const retryPolicy = new RetryPolicy(config.maxRetries);
   let deadLetters: DeadLetterStore | undefined;
