@@ -12,6 +12,8 @@ export {
   MockKafkaCluster,
   MockKafkaError,
 } from "./mock_cluster.ts";
+import { createKafka } from "../lib/kafka/kafkajs/client.ts";
+import { silentLogger } from "../lib/log.ts";
 
 /**
  * Starts a cluster of `brokers` brokers (ids 1..N) on 127.0.0.1. Close it with `close()` (or `using`) after the
@@ -34,4 +36,20 @@ let topicCounter = 0;
 export function uniqueTopic(prefix: string): string {
   topicCounter++;
   return `${prefix}-${Deno.pid}-${topicCounter}-${crypto.randomUUID().slice(0, 8)}`;
+}
+
+/**
+ * The sum of a consumer group's committed offsets on `topic` (each partition's next offset to read): how many
+ * messages the group has finished, when the topic started empty.
+ */
+export async function committedTotal(bootstrap: string, groupId: string, topic: string): Promise<number> {
+  const kafka = createKafka({ brokers: bootstrap.split(","), clientId: "test-admin", logger: silentLogger });
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const [offsets] = await admin.fetchOffsets({ groupId, topics: [topic] });
+    return (offsets?.partitions ?? []).reduce((sum, p) => sum + Math.max(0, Number(p.offset)), 0);
+  } finally {
+    await admin.disconnect();
+  }
 }

@@ -4,11 +4,17 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { createKafka } from "../lib/kafka/kafkajs/client.ts";
-import { silentLogger } from "../lib/log.ts";
 import { startRouter } from "../lib/router/service.ts";
 import { FakeHouston, metricValue, routerTestConfig } from "../testing/houston.ts";
-import { kcatProduce, kcatRead, startKafka, testLogger, uniqueTopic, waitUntil } from "../testing/harness.ts";
+import {
+  committedTotal,
+  kcatProduce,
+  kcatRead,
+  startKafka,
+  testLogger,
+  uniqueTopic,
+  waitUntil,
+} from "../testing/harness.ts";
 
 // kafkajs leaves socket/timer ops behind on disconnect that Deno's sanitizers attribute to the test.
 const KAFKA_TEST = { sanitizeOps: false, sanitizeResources: false };
@@ -165,15 +171,3 @@ Deno.test({
     }
   },
 });
-
-async function committedTotal(bootstrap: string, groupId: string, topic: string): Promise<number> {
-  const kafka = createKafka({ brokers: bootstrap.split(","), clientId: "test-admin", logger: silentLogger });
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
-    const [offsets] = await admin.fetchOffsets({ groupId, topics: [topic] });
-    return (offsets?.partitions ?? []).reduce((sum, p) => sum + Math.max(0, Number(p.offset)), 0);
-  } finally {
-    await admin.disconnect();
-  }
-}

@@ -5,11 +5,10 @@
  */
 import assert from "node:assert/strict";
 import { HeadObjectCommand } from "@aws-sdk/client-s3";
-import { createKafka } from "../lib/kafka/kafkajs/client.ts";
-import { silentLogger } from "../lib/log.ts";
 import { startRouter } from "../lib/router/service.ts";
 import { FakeHouston, metricValue, routerTestConfig } from "../testing/houston.ts";
 import {
+  committedTotal,
   KafkaApiKey,
   KafkaErrorCode,
   kcatProduce,
@@ -23,18 +22,6 @@ import {
 
 // kafkajs leaves socket/timer ops behind on disconnect that Deno's sanitizers attribute to the test.
 const KAFKA_TEST = { sanitizeOps: false, sanitizeResources: false };
-
-async function committedTotal(bootstrap: string, groupId: string, topic: string): Promise<number> {
-  const kafka = createKafka({ brokers: bootstrap.split(","), clientId: "test-admin", logger: silentLogger });
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
-    const [offsets] = await admin.fetchOffsets({ groupId, topics: [topic] });
-    return (offsets?.partitions ?? []).reduce((sum, p) => sum + Math.max(0, Number(p.offset)), 0);
-  } finally {
-    await admin.disconnect();
-  }
-}
 
 Deno.test({
   name:

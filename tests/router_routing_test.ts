@@ -4,26 +4,20 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { createKafka } from "../lib/kafka/kafkajs/client.ts";
-import { silentLogger } from "../lib/log.ts";
 import { startRouter } from "../lib/router/service.ts";
 import { FakeHouston, metricValue, routerTestConfig } from "../testing/houston.ts";
-import { kcatProduce, kcatRead, startKafka, startS3, testLogger, uniqueTopic, waitUntil } from "../testing/harness.ts";
+import {
+  committedTotal,
+  kcatProduce,
+  kcatRead,
+  startKafka,
+  startS3,
+  testLogger,
+  uniqueTopic,
+  waitUntil,
+} from "../testing/harness.ts";
 
 const enc = new TextEncoder();
-
-/** Sum of the group's committed offsets on `topic` (each partition's next offset to read). */
-async function committedTotal(bootstrap: string, groupId: string, topic: string): Promise<number> {
-  const kafka = createKafka({ brokers: bootstrap.split(","), clientId: "test-admin", logger: silentLogger });
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
-    const [offsets] = await admin.fetchOffsets({ groupId, topics: [topic] });
-    return (offsets?.partitions ?? []).reduce((sum, p) => sum + Math.max(0, Number(p.offset)), 0);
-  } finally {
-    await admin.disconnect();
-  }
-}
 
 Deno.test({
   name: "router sends each event unchanged to each enabled integration, honouring opt-outs, and commits",
