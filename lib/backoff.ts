@@ -86,6 +86,8 @@ export interface RetryOptions extends BackoffPolicy {
   maxAttempts?: number;
   /** Told of each failure that will be retried, before the wait (log it, count it). */
   onRetry?: (err: unknown, attempt: number, delayMs: number) => void;
+  /** Whether a failure is worth another try; a failure it refuses is rethrown at once. Default: every failure. */
+  retryIf?: (err: unknown) => boolean;
 }
 
 /**
@@ -110,7 +112,7 @@ export async function retry<T>(fn: (attempt: number) => Promise<T>, opts: RetryO
     try {
       return await fn(attempt);
     } catch (err) {
-      if (attempt >= maxAttempts) throw err;
+      if (attempt >= maxAttempts || (opts.retryIf !== undefined && !opts.retryIf(err))) throw err;
       const delayMs = backoffDelay(attempt, opts);
       opts.onRetry?.(err, attempt, delayMs);
       await opts.clock.sleep(delayMs, opts.signal);

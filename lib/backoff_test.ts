@@ -92,3 +92,18 @@ Deno.test("retry stops waiting at once when its signal aborts", async () => {
     message: "stopped before",
   });
 });
+
+Deno.test("retry rethrows at once a failure retryIf refuses", async () => {
+  const clock = new ManualClock(0);
+  let calls = 0;
+  const result = retry(() => Promise.reject(new Error(++calls === 1 ? "transient" : "fatal")), {
+    initialMs: 10,
+    maxMs: 10,
+    clock,
+    retryIf: (err) => (err as Error).message === "transient",
+  });
+  const settled = result.then(() => "resolved", (err: Error) => err.message);
+  await elapse(clock, 100);
+  assert.equal(await settled, "fatal");
+  assert.equal(calls, 2);
+});

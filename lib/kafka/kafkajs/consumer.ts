@@ -4,12 +4,13 @@
  * @module
  */
 import type { Consumer, EachBatchPayload, IHeaders, Kafka, KafkaMessage } from "kafkajs";
-import { backoffDelay, RECONNECT_BACKOFF } from "../../backoff.ts";
-import type { Clock, TimerId } from "../../clock.ts";
+import { backoffDelay, RECONNECT_BACKOFF, retry } from "../../backoff.ts";
+import type { Clock } from "../../clock.ts";
 import { systemClock } from "../../clock.ts";
 import type { Logger } from "../../log.ts";
 import { errorMessage } from "../../log.ts";
 import { type UndecodableBatch, undecodableBatchOf } from "./codecs.ts";
+import { BatchProgress, startHeartbeats } from "./batch_progress.ts";
 
 /** Whether `error` (or an error it wraps) is a broker refusing the client's SASL authentication. */
 function isRefusedAuthentication(error: unknown): boolean {
@@ -120,7 +121,8 @@ const DEFAULT_CONCURRENCY = 256;
 const DEFAULT_STOP_DEADLINE_MS = 10_000;
 const DEFAULT_HEARTBEAT_INTERVAL_MS = 3_000;
 const COMMIT_ATTEMPTS = 3;
-const COMMIT_RETRY_MS = 100;
+/** 100 ms, then 200 ms between the commit attempts of a batch. */
+const COMMIT_BACKOFF = { initialMs: 100, maxMs: 1_000 };
 
 /**
  * Consumes `topics` as member of `groupId`, committing per partition the highest offset below which every message's
@@ -342,72 +344,27 @@ export class AckConsumer {
     if (stopping.aborted) abandon.abort();
     const canContinue = () => !abandon.signal.aborted && isRunning() && !isStale();
 
-    const done = new Uint8Array(count);
-    let donePrefix = 0;
-    let committedPrefix = 0;
-    let nextIndex = 0;
     let heartbeatError: unknown = null;
-    let committing: Promise<void> = Promise.resolve();
-
-    // Commits the offset after the last message of the done prefix. Serialised so commits never go backwards.
-    const commitDone = (): Promise<void> => {
-      committing = committing.then(async () => {
-        while (donePrefix < count && done[donePrefix] === 1) donePrefix++;
-        if (donePrefix === committedPrefix) return;
-        const target = donePrefix;
-        const last = messages[target - 1]!.offset;
-        // kafkajs fetches on from the resolved offset; resolving only the done prefix makes it fetch the messages after
-        // a gap again when this batch is abandoned, instead of skipping them.
-        payload.resolveOffset(last);
-        const offset = nextOffset(last);
-        for (let attempt = 1;; attempt++) {
-          try {
-            await payload.commitOffsetsIfNecessary({ topics: [{ topic, partitions: [{ partition, offset }] }] });
-            committedPrefix = target;
-            if (log.debugEnabled) log.debug("committed", { topic, partition, offset });
-            return;
-          } catch (err) {
-            // A batch's last commit may be the partition's last for a long time (an idle topic), so a transient
-            // failure is worth a few quick retries; a rebalance error means another member owns the partition now.
-            if (!isRetriable(err) || attempt >= COMMIT_ATTEMPTS) {
-              // The messages stay uncommitted and are delivered again to whoever owns the partition next.
-              log.warn("offset commit failed", { topic, partition, offset, attempt, error: errorMessage(err) });
-              return;
-            }
-            await this.#clock.sleep(COMMIT_RETRY_MS * attempt);
-          }
-        }
-      });
-      return committing;
-    };
-
+    const progress = new BatchProgress(messages.map((m) => m.offset), (last) => this.#commit(payload, last));
     // Keeps the membership alive and commits progress while a batch takes longer than the heartbeat interval.
-    let tickTimer: TimerId | null = null;
-    let ticking: Promise<void> = Promise.resolve();
-    let batchOver = false;
-    const scheduleTick = () => {
-      if (batchOver) return;
-      tickTimer = this.#clock.setTimeout(() => {
-        tickTimer = null;
-        ticking = (async () => {
-          try {
-            await payload.heartbeat();
-          } catch (err) {
-            heartbeatError = err;
-            abandon.abort();
-            return;
-          }
-          await commitDone();
-          scheduleTick();
-        })();
-      }, this.#heartbeatIntervalMs);
-    };
+    const heartbeats = startHeartbeats({
+      clock: this.#clock,
+      intervalMs: this.#heartbeatIntervalMs,
+      heartbeat: () => payload.heartbeat(),
+      afterBeat: () => progress.commitDone(),
+      onFailure: (err) => {
+        heartbeatError = err;
+        abandon.abort();
+      },
+    });
 
+    // A pool of workers taking the batch's messages in order, each until it is done or the batch is abandoned.
+    let nextIndex = 0;
     const worker = async () => {
       while (nextIndex < end && canContinue()) {
         const index = nextIndex++;
         if (await this.#handleUntilDone(messages[index]!, topic, partition, abandon.signal, canContinue)) {
-          done[index] = 1;
+          progress.markDone(index);
         }
       }
     };
@@ -419,7 +376,6 @@ export class AckConsumer {
     if (this.#deadlinePassed) wake();
     else this.#wakeAtDeadline.add(wake);
 
-    scheduleTick();
     try {
       const workers: Promise<void>[] = [];
       for (let w = Math.min(this.#concurrency, end); w > 0; w--) workers.push(worker());
@@ -427,11 +383,9 @@ export class AckConsumer {
       await Promise.race([Promise.all(workers), deadline]);
     } finally {
       this.#wakeAtDeadline.delete(wake);
-      batchOver = true;
       stopping.removeEventListener("abort", onStop);
-      if (tickTimer !== null) this.#clock.clearTimeout(tickTimer);
-      await ticking;
-      await commitDone();
+      await heartbeats.stop();
+      await progress.commitDone();
     }
 
     if (undecodable !== undefined && this.#failure === null) {
@@ -442,17 +396,41 @@ export class AckConsumer {
     }
     if (stopping.aborted) {
       for (let i = 0; i < end; i++) {
-        if (done[i] !== 1) this.#pending.push({ topic, partition, offset: messages[i]!.offset });
+        if (!progress.isDone(i)) this.#pending.push({ topic, partition, offset: messages[i]!.offset });
       }
     }
     if (log.debugEnabled) {
-      log.debug("batch finished", { topic, partition, messages: count, done: donePrefix });
+      log.debug("batch finished", { topic, partition, messages: count, done: progress.donePrefix });
     }
     // Rethrowing lets kafkajs rejoin the group on a rebalance; the undone messages are fetched again afterwards.
     if (heartbeatError !== null) throw heartbeatError;
   }
 
   /** Runs the handler until it resolves (true) or the batch is abandoned first (false). */
+  /**
+   * Resolves `last` (kafkajs fetches on from the resolved offset; resolving only the done prefix makes it fetch the
+   * messages after a gap again when the batch is abandoned, instead of skipping them) and commits the offset after it.
+   * A batch's last commit may be the partition's last for a long time (an idle topic), so a transient failure gets a
+   * few quick retries; a rebalance error means another member owns the partition now. False when it was not
+   * committed: the messages are then delivered again to whoever owns the partition next.
+   */
+  async #commit(payload: EachBatchPayload, last: string): Promise<boolean> {
+    const { topic, partition } = payload.batch;
+    payload.resolveOffset(last);
+    const offset = nextOffset(last);
+    try {
+      await retry(
+        () => payload.commitOffsetsIfNecessary({ topics: [{ topic, partitions: [{ partition, offset }] }] }),
+        { ...COMMIT_BACKOFF, clock: this.#clock, maxAttempts: COMMIT_ATTEMPTS, retryIf: isRetriable },
+      );
+    } catch (err) {
+      this.#log.warn("offset commit failed", { topic, partition, offset, error: errorMessage(err) });
+      return false;
+    }
+    if (this.#log.debugEnabled) this.#log.debug("committed", { topic, partition, offset });
+    return true;
+  }
+
   async #handleUntilDone(
     message: KafkaMessage,
     topic: string,
