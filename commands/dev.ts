@@ -4,11 +4,7 @@
  * @module
  */
 import type { Command } from "./command.ts";
-import { parseFlags } from "../lib/config/flags.ts";
-import { parseConfig } from "../lib/config/parse.ts";
-import { ConfigError } from "../lib/config/errors.ts";
-import { duration, port, withDefault } from "../lib/config/fields.ts";
-import { z } from "zod";
+import { parseDevArgs } from "../lib/config/dev.ts";
 import { createLogger, errorMessage } from "../lib/log.ts";
 import { waitForSignal } from "../lib/http/shutdown.ts";
 import { DEV_INTEGRATIONS, DEV_KCL_IDENTITY, DEV_TOPICS } from "./dev/defaults.ts";
@@ -36,24 +32,6 @@ Flags:
 
 Needs librdkafka (apt-get install -y librdkafka1); redis-server is optional (apt-get install -y redis-server).
 `;
-
-const FLAGS = {
-  traffic: { type: "boolean" },
-  quiet: { type: "boolean" },
-  "router-port": { type: "string" },
-  "kcl-port": { type: "string" },
-  "broker-port": { type: "string" },
-  interval: { type: "string" },
-  debug: { type: "boolean" },
-  "disable-sse": { type: "boolean" },
-} as const;
-
-const schema = z.object({
-  routerPort: withDefault("a port number", port, 8080),
-  kclPort: withDefault("a port number", port, 8081),
-  brokerPort: withDefault("a port number", port, 3090),
-  interval: withDefault("a duration such as 5s", duration, 5000),
-});
 
 /** The flag that sets each service's port, for the note when it had to move. */
 const PORT_FLAGS: Record<string, string> = {
@@ -118,24 +96,8 @@ export const devCommand: Command = {
   summary: "run every service on this machine with an embedded Kafka-protocol cluster",
   help: HELP,
   async run(args, _env) {
-    const { values } = parseFlags(args, FLAGS, "dev");
-    const str = (v: unknown) => typeof v === "string" ? v : undefined;
-    const cfg = parseConfig(schema, {
-      routerPort: str(values["router-port"]),
-      kclPort: str(values["kcl-port"]),
-      brokerPort: str(values["broker-port"]),
-      interval: str(values.interval),
-    }, { routerPort: "--router-port", kclPort: "--kcl-port", brokerPort: "--broker-port", interval: "--interval" });
-    // Checked before anything starts: two services cannot share a port (0 means any free port, always distinct).
-    const given = [["--router-port", cfg.routerPort], ["--kcl-port", cfg.kclPort], [
-      "--broker-port",
-      cfg.brokerPort,
-    ]] as const;
-    const clashes = given.filter(([flag, p]) => p !== 0 && given.some(([other, q]) => other !== flag && q === p));
-    if (clashes.length > 0) {
-      throw new ConfigError([`${clashes.map(([flag]) => flag).join(", ")}: the same port ${clashes[0]![1]} twice`]);
-    }
-    const debug = values.debug === true;
+    const cfg = parseDevArgs(args);
+    const debug = cfg.debug;
     // Services log warnings only, so the activity lines stay readable; --debug shows everything.
     const logger = createLogger({ debug, minLevel: debug ? "debug" : "warn" });
 
@@ -149,9 +111,9 @@ export const devCommand: Command = {
       sandbox = await startSandbox({
         logger,
         print,
-        quiet: values.quiet === true,
+        quiet: cfg.quiet,
         ports: { router: cfg.routerPort, kcl: cfg.kclPort, broker: cfg.brokerPort },
-        brokerIntervalMs: cfg.interval,
+        brokerIntervalMs: cfg.intervalMs,
       });
     } catch (err) {
       if (err instanceof LibrdkafkaMissingError) {
@@ -171,8 +133,8 @@ export const devCommand: Command = {
         );
       }
     }
-    print(devBanner(sandbox, ports, cfg.interval));
-    if (values.traffic === true) {
+    print(devBanner(sandbox, ports, cfg.intervalMs));
+    if (cfg.traffic) {
       sandbox.startTraffic({ kcl: ports["kcl-proxy"] as number, broker: ports.httpbroker });
       print("Sample traffic: 3 clickstream events, 4 user events and 1 check state every second.\n");
     }

@@ -6,7 +6,8 @@
 import assert from "node:assert/strict";
 import { Redis } from "ioredis";
 import { main } from "../main.ts";
-import { httpBrokerCommand, parseHttpBrokerArgs } from "../commands/receiver/httpbroker.ts";
+import { httpBrokerCommand } from "../commands/receiver/httpbroker.ts";
+import { parseHttpBrokerArgs } from "../lib/config/httpbroker.ts";
 import { startRedis } from "../testing/redis.ts";
 import { freePort } from "../testing/ports.ts";
 import { waitForHttpOk, waitUntil, withTimeout } from "../testing/wait.ts";

@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { Redis } from "ioredis";
-import { parseHttpBrokerArgs } from "../commands/receiver/httpbroker.ts";
+import { parseHttpBrokerArgs } from "../lib/config/httpbroker.ts";
 import { startHttpBroker } from "../lib/httpbroker/service.ts";
 import { silentLogger } from "../lib/log.ts";
 import { baseEnv, freePort, spawnEventRouter, startRedis, waitForHttpOk, withTimeout } from "../testing/harness.ts";

@@ -9,7 +9,7 @@
  */
 import assert from "node:assert/strict";
 import { Redis } from "ioredis";
-import { parseHttpBrokerArgs } from "../commands/receiver/httpbroker.ts";
+import { parseHttpBrokerArgs } from "../lib/config/httpbroker.ts";
 import { httpBrokerCommand } from "../commands/receiver/httpbroker.ts";
 import { main } from "../main.ts";
 import { ConfigError } from "../lib/config/errors.ts";

@@ -4,9 +4,7 @@
  * @module
  */
 import type { Command } from "../command.ts";
-import type { Env } from "../../lib/config/parse.ts";
-import { parseFlags } from "../../lib/config/flags.ts";
-import { type HttpBrokerConfig, loadHttpBrokerConfig } from "../../lib/config/httpbroker.ts";
+import { type HttpBrokerConfig, parseHttpBrokerArgs } from "../../lib/config/httpbroker.ts";
 import { createLogger, type Logger } from "../../lib/log.ts";
 import { versionLine } from "../../lib/version.ts";
 import { serveUntilSignal } from "../_serve.ts";
@@ -46,49 +44,6 @@ HTTP API:
   DELETE /state/<entity>/<check>   forget one check
   GET    /health, /ready, /metrics
 `;
-
-const FLAGS = {
-  port: { type: "string" },
-  server: { type: "string" },
-  database: { type: "string" },
-  interval: { type: "string" },
-  queue: { type: "string" },
-  "flapjack-version": { type: "string" },
-  "no-persist": { type: "boolean" },
-  "log-format": { type: "string" },
-  "redis-tls-ca": { type: "string" },
-  "tls-cert": { type: "string" },
-  "tls-key": { type: "string" },
-  "request-timeout": { type: "string" },
-  "max-states": { type: "string" },
-  debug: { type: "boolean" },
-  version: { type: "boolean" },
-  // Persistent root flag handed to every command; meaningless here.
-  "disable-sse": { type: "boolean" },
-} as const;
-
-/** Parses the command line into the broker's config (throws UsageError / ConfigError, exit 2). */
-export function parseHttpBrokerArgs(args: string[], env: Env): HttpBrokerConfig | "version" {
-  const { values } = parseFlags(args, FLAGS, "receiver httpbroker");
-  if (values.version === true) return "version";
-  const str = (v: unknown) => typeof v === "string" ? v : undefined;
-  return loadHttpBrokerConfig({
-    port: str(values.port),
-    server: str(values.server),
-    database: str(values.database),
-    interval: str(values.interval),
-    queue: str(values.queue),
-    flapjackVersion: str(values["flapjack-version"]),
-    noPersist: values["no-persist"] === true,
-    debug: values.debug === true,
-    logFormat: str(values["log-format"]),
-    redisTlsCa: str(values["redis-tls-ca"]),
-    tlsCert: str(values["tls-cert"]),
-    tlsKey: str(values["tls-key"]),
-    requestTimeout: str(values["request-timeout"]),
-    maxStates: str(values["max-states"]),
-  }, env);
-}
 
 /** Runs the broker until `stop` aborts or a signal arrives; resolves to the exit code. */
 export async function runHttpBroker(

@@ -8,6 +8,7 @@ import { formatDuration } from "../duration.ts";
 import { VERSION } from "../version.ts";
 import { boolean, duration, integer, logFormat, text, withDefault } from "./fields.ts";
 import type { Env } from "./parse.ts";
+import { parseFlags } from "./flags.ts";
 import { parseConfig, withMoreProblems } from "./parse.ts";
 import { type GivenSetting, loadServerTls, type ServerTls } from "./tls_files.ts";
 import { describeRedisTarget, loadRedisTarget, type RedisTarget } from "./redis_server.ts";
@@ -167,4 +168,48 @@ export function describeHttpBrokerConfig(c: HttpBrokerConfig): string {
   const server = r.tls || r.username !== undefined ? describeRedisTarget(r) : `${r.host}:${r.port}`;
   return `{Port:${port} Server:${server} Database:${r.database} Interval:${formatDuration(c.intervalMs)} ` +
     `Queue:${c.queue} FlapjackVersion:${c.flapjackVersion} Persist:${c.persist} Debug:${c.debug} Version:${VERSION}}`;
+}
+
+/** The broker's flags (Flapjack's, plus HTTPS, Redis security and limits). */
+export const HTTPBROKER_FLAGS = {
+  port: { type: "string" },
+  server: { type: "string" },
+  database: { type: "string" },
+  interval: { type: "string" },
+  queue: { type: "string" },
+  "flapjack-version": { type: "string" },
+  "no-persist": { type: "boolean" },
+  "log-format": { type: "string" },
+  "redis-tls-ca": { type: "string" },
+  "tls-cert": { type: "string" },
+  "tls-key": { type: "string" },
+  "request-timeout": { type: "string" },
+  "max-states": { type: "string" },
+  debug: { type: "boolean" },
+  version: { type: "boolean" },
+  // Persistent root flag handed to every command; meaningless here.
+  "disable-sse": { type: "boolean" },
+} as const;
+
+/** Parses the command line into the broker's config (throws UsageError / ConfigError, exit 2). */
+export function parseHttpBrokerArgs(args: string[], env: Env): HttpBrokerConfig | "version" {
+  const { values } = parseFlags(args, HTTPBROKER_FLAGS, "receiver httpbroker");
+  if (values.version === true) return "version";
+  const str = (v: unknown) => typeof v === "string" ? v : undefined;
+  return loadHttpBrokerConfig({
+    port: str(values.port),
+    server: str(values.server),
+    database: str(values.database),
+    interval: str(values.interval),
+    queue: str(values.queue),
+    flapjackVersion: str(values["flapjack-version"]),
+    noPersist: values["no-persist"] === true,
+    debug: values.debug === true,
+    logFormat: str(values["log-format"]),
+    redisTlsCa: str(values["redis-tls-ca"]),
+    tlsCert: str(values["tls-cert"]),
+    tlsKey: str(values["tls-key"]),
+    requestTimeout: str(values["request-timeout"]),
+    maxStates: str(values["max-states"]),
+  }, env);
 }

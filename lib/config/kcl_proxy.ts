@@ -24,6 +24,7 @@ import {
 import { parseFlags } from "./flags.ts";
 import { parseApiKeysFile } from "../kcl/api_keys.ts";
 import { type CompressionCodec, parseCompressionCodec } from "../kafka/compression/codec.ts";
+import { flagsOf, readSources, type Source } from "./sources.ts";
 
 /** Typed configuration of the proxy. */
 export interface KclProxyConfig {
@@ -86,25 +87,23 @@ const schema = z.object({
 });
 
 /** Env variable and flag of each field. */
-const SOURCES: Record<
-  Exclude<keyof KclProxyConfig, "kafkaSecurity" | "tls">,
-  { env: string; flag: string; boolean?: true }
-> = {
-  bootstrapServers: { env: "KCL_BOOTSTRAP_SERVERS", flag: "bootstrap-servers" },
-  port: { env: "KCL_PORT", flag: "port" },
-  hostname: { env: "KCL_HOST", flag: "host" },
-  apiKeysFile: { env: "KCL_API_KEYS_FILE", flag: "api-keys" },
-  maxBodyBytes: { env: "KCL_MAX_BODY_BYTES", flag: "max-body-bytes" },
-  dedupWindowMs: { env: "KCL_DEDUP_WINDOW", flag: "dedup-window" },
-  webhookAllowedHosts: { env: "KCL_WEBHOOK_ALLOWED_HOSTS", flag: "webhook-allowed-hosts" },
-  shutdownTimeoutMs: { env: "KCL_SHUTDOWN_TIMEOUT", flag: "shutdown-timeout" },
-  debug: { env: "KCL_DEBUG", flag: "debug", boolean: true },
-  lowBuffer: { env: "KCL_LOW_BUFFER", flag: "low-buffer" },
-  normalBuffer: { env: "KCL_NORMAL_BUFFER", flag: "normal-buffer" },
-  compression: { env: "KCL_KAFKA_COMPRESSION", flag: "kafka-compression" },
-  requestTimeoutMs: { env: "KCL_REQUEST_TIMEOUT", flag: "request-timeout" },
-  logFormat: { env: "KCL_LOG_FORMAT", flag: "log-format" },
-};
+const SOURCES: Record<Exclude<keyof KclProxyConfig, "kafkaSecurity" | "tls">, Source & { env: string; flag: string }> =
+  {
+    bootstrapServers: { env: "KCL_BOOTSTRAP_SERVERS", flag: "bootstrap-servers" },
+    port: { env: "KCL_PORT", flag: "port" },
+    hostname: { env: "KCL_HOST", flag: "host" },
+    apiKeysFile: { env: "KCL_API_KEYS_FILE", flag: "api-keys" },
+    maxBodyBytes: { env: "KCL_MAX_BODY_BYTES", flag: "max-body-bytes" },
+    dedupWindowMs: { env: "KCL_DEDUP_WINDOW", flag: "dedup-window" },
+    webhookAllowedHosts: { env: "KCL_WEBHOOK_ALLOWED_HOSTS", flag: "webhook-allowed-hosts" },
+    shutdownTimeoutMs: { env: "KCL_SHUTDOWN_TIMEOUT", flag: "shutdown-timeout" },
+    debug: { env: "KCL_DEBUG", flag: "debug", boolean: true },
+    lowBuffer: { env: "KCL_LOW_BUFFER", flag: "low-buffer" },
+    normalBuffer: { env: "KCL_NORMAL_BUFFER", flag: "normal-buffer" },
+    compression: { env: "KCL_KAFKA_COMPRESSION", flag: "kafka-compression" },
+    requestTimeoutMs: { env: "KCL_REQUEST_TIMEOUT", flag: "request-timeout" },
+    logFormat: { env: "KCL_LOG_FORMAT", flag: "log-format" },
+  };
 
 /** The HTTPS files: not in the schema, as they are read and checked as a pair. */
 const TLS_SOURCES = {
@@ -114,9 +113,7 @@ const TLS_SOURCES = {
 
 /** The flag definitions, for parseFlags and the help text. */
 export const KCL_PROXY_FLAGS = {
-  ...Object.fromEntries(
-    Object.values(SOURCES).map((s) => [s.flag, { type: s.boolean ? "boolean" as const : "string" as const }]),
-  ),
+  ...flagsOf(SOURCES),
   [TLS_SOURCES.cert.flag]: { type: "string" as const },
   [TLS_SOURCES.key.flag]: { type: "string" as const },
   ...KAFKA_SECURITY_FLAGS,
@@ -138,18 +135,7 @@ export function parseKclProxyConfig(
 ): KclProxyConfig {
   // The root's persistent flag means nothing here; ignore it rather than fail.
   const { values } = parseFlags(args.filter((a) => a !== "--disable-sse"), KCL_PROXY_FLAGS, "kcl-proxy");
-  const raw: Record<string, unknown> = {};
-  const labels: Record<string, string> = {};
-  for (const [key, src] of Object.entries(SOURCES)) {
-    const flagValue = values[src.flag];
-    if (flagValue !== undefined) {
-      raw[key] = typeof flagValue === "boolean" ? String(flagValue) : flagValue;
-      labels[key] = `--${src.flag}`;
-    } else {
-      raw[key] = pickEnv(env, src.env);
-      labels[key] = `${src.env} (--${src.flag})`;
-    }
-  }
+  const { raw, labels } = readSources(SOURCES, values, env, { mentionFlag: true });
   const security = loadKafkaSecurity("KCL_", env, values);
   const given = (src: { env: string; flag: string }): GivenSetting | undefined => {
     const flagValue = values[src.flag];
@@ -159,7 +145,7 @@ export function parseKclProxyConfig(
   };
   const tls = loadServerTls(given(TLS_SOURCES.cert), given(TLS_SOURCES.key));
   const keysFile = typeof raw["apiKeysFile"] === "string" && raw["apiKeysFile"] !== "" ? raw["apiKeysFile"] : undefined;
-  const keys = keysFile === undefined ? [] : apiKeysFileProblems(keysFile, labels["apiKeysFile"]!, readFile);
+  const keys = keysFile === undefined ? [] : apiKeysFileProblems(keysFile, labels.apiKeysFile, readFile);
   const base = withMoreProblems(
     [...security.problems, ...tls.problems, ...keys],
     () => parseConfig(schema, raw, labels),

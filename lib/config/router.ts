@@ -22,6 +22,7 @@ import { type GivenSetting, loadServerTls, type ServerTls } from "./tls_files.ts
 import { parseFlags } from "./flags.ts";
 import { type Env, parseConfig, pickEnv, withMoreProblems } from "./parse.ts";
 import { KAFKA_SECURITY_FLAGS, loadKafkaSecurity } from "./kafka_security.ts";
+import { readSources, type Source } from "./sources.ts";
 import type { KafkaSecurityConfig } from "../kafka/security.ts";
 import type { Integration } from "../router/houston_client.ts";
 
@@ -125,6 +126,37 @@ const topicName = (s: string): string => {
   return s;
 };
 
+/** Where each router setting comes from: environment variables (aliases after the name) and flags. */
+const SOURCES = {
+  debug: { env: "ER_DEBUG", flag: "debug", boolean: true },
+  bootstrapServers: { env: "ER_BOOTSTRAP_SERVERS" },
+  serverPort: { env: ["ER_SERVER_PORT", "ER_SERVE_PORT"] },
+  groupId: { env: "ER_KAFKA_GROUP_ID" },
+  ingestionTopic: { env: "ER_KAFKA_INGESTION_TOPIC" },
+  sseUrl: { env: "ER_SSE_URL" },
+  flushTimeoutMs: { env: "ER_KAFKA_PRODUCER_FLUSH_TIMEOUT_MS" },
+  // The seed's own spelling first, the corrected one as an alias.
+  messageTimeoutMs: { env: ["ER_KAFKA_PRODUCER_MESSAGE_TIMOUT_MS", "ER_KAFKA_PRODUCER_MESSAGE_TIMEOUT_MS"] },
+  maxRetries: { env: "ER_MAX_RETRIES" },
+  retryTopic: { env: "ER_CLICKSTREAM_RETRY_TOPIC" },
+  retryBucket: { env: "ER_CLICKSTREAM_RETRY_S3_BUCKET" },
+  retryPrefix: { env: ["CLICKSTREAM_RETRY_S3_PATH_PREFIX", "ER_CLICKSTREAM_RETRY_S3_PATH_PREFIX"] },
+  awsRegion: { env: ["AWS_REGION", "AWS_DEFAULT_REGION"] },
+  awsEndpoint: { env: ["AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"] },
+  awsAccessKeyId: { env: "AWS_ACCESS_KEY_ID" },
+  awsSecretAccessKey: { env: "AWS_SECRET_ACCESS_KEY" },
+  awsSessionToken: { env: "AWS_SESSION_TOKEN" },
+  houstonUrl: { env: "ER_HOUSTON_API_URL" },
+  apiKey: { env: "ER_HOUSTON_API_KEY" },
+  username: { env: "ER_HOUSTON_USERNAME" },
+  password: { env: "ER_HOUSTON_PASSWORD" },
+  cacheTtlMin: { env: "ER_CACHE_TTL_MIN" },
+  disableCacheTtl: { env: "ER_DISABLE_CACHE_TTL", flag: "disable-cache-ttl", boolean: true },
+  compression: { env: "ER_KAFKA_COMPRESSION", flag: "kafka-compression" },
+  metricsAppLabels: { env: "ER_METRICS_APP_LABELS" },
+  logFormat: { env: "ER_LOG_FORMAT" },
+} as const satisfies Record<string, Source>;
+
 /** Flags of `start` and `mock`. */
 export const ROUTER_FLAGS = {
   "disable-sse": { type: "boolean" },
@@ -167,7 +199,14 @@ export function loadRouterConfig(args: string[], env: Env, mode: "start" | "mock
   const houston = mode === "start";
   const hasApiKey = pickEnv(env, "ER_HOUSTON_API_KEY") !== undefined;
   const nonNegative = integer(0);
+  const ignored = z.unknown().transform(() => undefined);
 
+  const security = loadKafkaSecurity("ER_", env, values);
+  const given = (name: string): GivenSetting | undefined => {
+    const value = pickEnv(env, name);
+    return value === undefined ? undefined : { value, label: name };
+  };
+  const tls = loadServerTls(given("ER_TLS_CERT_FILE"), given("ER_TLS_KEY_FILE"));
   const schema = z.object({
     debug: withDefault("true or false", boolean, false),
     bootstrapServers: required("host:port,host:port", hostPortList),
@@ -181,6 +220,13 @@ export function loadRouterConfig(args: string[], env: Env, mode: "start" | "mock
     retryTopic: retry ? required("a Kafka topic name, needed with --retry", topicName) : optional("a topic", topicName),
     retryBucket: retry ? required("an S3 bucket name, needed with --retry", text) : optional("a bucket", text),
     retryPrefix: optional("an S3 key prefix", text),
+    // The S3 client's settings matter only with --retry; without it they are not read (other tools may use them).
+    awsRegion: retry ? withDefault("an AWS region such as eu-west-1", text, "us-east-1") : ignored,
+    // Checked as a URL, kept as written: the SDK takes the endpoint as given.
+    awsEndpoint: retry ? optional("an http(s) URL", (v) => (httpUrl(v), v)) : ignored,
+    awsAccessKeyId: retry ? optional("an access key id", text) : ignored,
+    awsSecretAccessKey: retry ? optional("a secret access key", text) : ignored,
+    awsSessionToken: retry ? optional("a session token", text) : ignored,
     houstonUrl: houston ? required("an http(s) URL", httpUrl) : z.unknown().transform(() => undefined),
     apiKey: optional("a Houston API key", text),
     username: houston && !hasApiKey
@@ -198,61 +244,22 @@ export function loadRouterConfig(args: string[], env: Env, mode: "start" | "mock
     metricsAppLabels: withDefault("true or false", boolean, true),
     logFormat: withDefault("text or json", logFormat, "json" as "json" | "text"),
   });
-  const raw = {
-    debug: values["debug"] === true ? "true" : pickEnv(env, "ER_DEBUG"),
-    bootstrapServers: pickEnv(env, "ER_BOOTSTRAP_SERVERS"),
-    serverPort: pickEnv(env, "ER_SERVER_PORT", "ER_SERVE_PORT"),
-    groupId: pickEnv(env, "ER_KAFKA_GROUP_ID"),
-    ingestionTopic: pickEnv(env, "ER_KAFKA_INGESTION_TOPIC"),
-    sseUrl: pickEnv(env, "ER_SSE_URL"),
-    flushTimeoutMs: pickEnv(env, "ER_KAFKA_PRODUCER_FLUSH_TIMEOUT_MS"),
-    messageTimeoutMs: pickEnv(env, "ER_KAFKA_PRODUCER_MESSAGE_TIMOUT_MS", "ER_KAFKA_PRODUCER_MESSAGE_TIMEOUT_MS"),
-    maxRetries: pickEnv(env, "ER_MAX_RETRIES"),
-    retryTopic: pickEnv(env, "ER_CLICKSTREAM_RETRY_TOPIC"),
-    retryBucket: pickEnv(env, "ER_CLICKSTREAM_RETRY_S3_BUCKET"),
-    retryPrefix: pickEnv(env, "CLICKSTREAM_RETRY_S3_PATH_PREFIX", "ER_CLICKSTREAM_RETRY_S3_PATH_PREFIX"),
-    houstonUrl: pickEnv(env, "ER_HOUSTON_API_URL"),
-    apiKey: pickEnv(env, "ER_HOUSTON_API_KEY"),
-    username: pickEnv(env, "ER_HOUSTON_USERNAME"),
-    password: pickEnv(env, "ER_HOUSTON_PASSWORD"),
-    cacheTtlMin: pickEnv(env, "ER_CACHE_TTL_MIN"),
-    disableCacheTtl: values["disable-cache-ttl"] === true ? "true" : pickEnv(env, "ER_DISABLE_CACHE_TTL"),
-    integrations: positionals[0],
-    compression: values["kafka-compression"] ?? pickEnv(env, "ER_KAFKA_COMPRESSION"),
-    metricsAppLabels: pickEnv(env, "ER_METRICS_APP_LABELS"),
-    logFormat: pickEnv(env, "ER_LOG_FORMAT"),
-  };
-  const labels: Record<string, string> = {
-    debug: "ER_DEBUG",
-    bootstrapServers: "ER_BOOTSTRAP_SERVERS",
-    serverPort: "ER_SERVER_PORT",
-    groupId: "ER_KAFKA_GROUP_ID",
-    ingestionTopic: "ER_KAFKA_INGESTION_TOPIC",
-    sseUrl: "ER_SSE_URL",
-    flushTimeoutMs: "ER_KAFKA_PRODUCER_FLUSH_TIMEOUT_MS",
-    messageTimeoutMs: "ER_KAFKA_PRODUCER_MESSAGE_TIMOUT_MS",
-    maxRetries: "ER_MAX_RETRIES",
-    retryTopic: "ER_CLICKSTREAM_RETRY_TOPIC",
-    retryBucket: "ER_CLICKSTREAM_RETRY_S3_BUCKET",
-    retryPrefix: "CLICKSTREAM_RETRY_S3_PATH_PREFIX",
-    houstonUrl: "ER_HOUSTON_API_URL",
-    apiKey: "ER_HOUSTON_API_KEY",
-    username: "ER_HOUSTON_USERNAME",
-    password: "ER_HOUSTON_PASSWORD",
-    cacheTtlMin: "ER_CACHE_TTL_MIN",
-    disableCacheTtl: "ER_DISABLE_CACHE_TTL",
-    integrations: "mock integrations argument",
-    compression: values["kafka-compression"] !== undefined ? "--kafka-compression" : "ER_KAFKA_COMPRESSION",
-    metricsAppLabels: "ER_METRICS_APP_LABELS",
-    logFormat: "ER_LOG_FORMAT",
-  };
-  const security = loadKafkaSecurity("ER_", env, values);
-  const given = (name: string): GivenSetting | undefined => {
-    const value = pickEnv(env, name);
-    return value === undefined ? undefined : { value, label: name };
-  };
-  const tls = loadServerTls(given("ER_TLS_CERT_FILE"), given("ER_TLS_KEY_FILE"));
-  const c = withMoreProblems([...security.problems, ...tls.problems], () => parseConfig(schema, raw, labels));
+  const { raw, labels } = readSources(SOURCES, values, env);
+  // S3 credentials come as a pair or not at all (then the SDK's own chain: instance role, profile).
+  const credentials = retry && (raw.awsAccessKeyId === undefined) !== (raw.awsSecretAccessKey === undefined)
+    ? [
+      `${raw.awsAccessKeyId === undefined ? "AWS_ACCESS_KEY_ID" : "AWS_SECRET_ACCESS_KEY"}: set both ` +
+      "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or neither (the SDK's default chain)",
+    ]
+    : [];
+  const c = withMoreProblems(
+    [...security.problems, ...tls.problems, ...credentials],
+    () =>
+      parseConfig(schema, { ...raw, integrations: positionals[0] }, {
+        ...labels,
+        integrations: "mock integrations argument",
+      }),
+  );
 
   let source: IntegrationSourceConfig;
   if (mode === "mock") {
@@ -265,41 +272,47 @@ export function loadRouterConfig(args: string[], env: Env, mode: "start" | "mock
   }
   let retryConfig: RouterConfig["retry"];
   if (retry) {
-    const accessKeyId = pickEnv(env, "AWS_ACCESS_KEY_ID");
-    const secretAccessKey = pickEnv(env, "AWS_SECRET_ACCESS_KEY");
-    const sessionToken = pickEnv(env, "AWS_SESSION_TOKEN");
     const prefix = c.retryPrefix?.replace(/^\/+|\/+$/g, "");
+    const { awsAccessKeyId: accessKeyId, awsSecretAccessKey: secretAccessKey, awsSessionToken: sessionToken } = c;
     retryConfig = {
       topic: c.retryTopic as string,
       s3: {
         bucket: c.retryBucket as string,
         prefix: prefix === "" ? undefined : prefix,
-        region: pickEnv(env, "AWS_REGION", "AWS_DEFAULT_REGION") ?? "us-east-1",
-        endpoint: pickEnv(env, "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"),
+        region: c.awsRegion ?? "us-east-1",
+        endpoint: c.awsEndpoint,
         credentials: accessKeyId !== undefined && secretAccessKey !== undefined
           ? { accessKeyId, secretAccessKey, ...(sessionToken !== undefined ? { sessionToken } : {}) }
           : undefined,
       },
     };
   }
+  // The fields the schema reads as they are go straight through; the rest become retry, source and cacheTtlMs.
+  const {
+    retryTopic: _topic,
+    retryBucket: _bucket,
+    retryPrefix: _prefix,
+    awsRegion: _region,
+    awsEndpoint: _endpoint,
+    awsAccessKeyId: _id,
+    awsSecretAccessKey: _secret,
+    awsSessionToken: _token,
+    houstonUrl: _url,
+    apiKey: _apiKey,
+    username: _username,
+    password: _password,
+    cacheTtlMin,
+    disableCacheTtl,
+    integrations: _integrations,
+    ...direct
+  } = c;
   return {
-    debug: c.debug,
-    bootstrapServers: c.bootstrapServers,
-    serverPort: c.serverPort,
-    groupId: c.groupId,
-    ingestionTopic: c.ingestionTopic,
-    sseUrl: c.sseUrl,
-    flushTimeoutMs: c.flushTimeoutMs,
-    messageTimeoutMs: c.messageTimeoutMs,
-    maxRetries: c.maxRetries,
+    ...direct,
     retry: retryConfig,
     source,
-    cacheTtlMs: c.disableCacheTtl ? undefined : c.cacheTtlMin * 60_000,
-    compression: c.compression,
+    cacheTtlMs: disableCacheTtl ? undefined : cacheTtlMin * 60_000,
     kafkaSecurity: security.config!,
     ...(tls.config ? { tls: tls.config } : {}),
-    metricsAppLabels: c.metricsAppLabels,
-    logFormat: c.logFormat,
     notices: retry ? [] : retrySettingsWithoutRetry(env),
   };
 }

@@ -204,3 +204,30 @@ Deno.test("ER_LOG_FORMAT picks json or text log lines; another value is a config
     /ER_LOG_FORMAT/,
   );
 });
+
+Deno.test("the S3 settings are checked with the others: a credential without its pair, a bad endpoint", () => {
+  const p = problems(() =>
+    loadRouterConfig(["--retry"], {
+      ...BASE,
+      ER_MAX_RETRIES: "many",
+      ER_CLICKSTREAM_RETRY_TOPIC: "retry",
+      ER_CLICKSTREAM_RETRY_S3_BUCKET: "dead",
+      AWS_ACCESS_KEY_ID: "AKIA-only",
+      AWS_ENDPOINT_URL: "minio:9000",
+    }, "start")
+  ).join("\n");
+  assert.match(p, /ER_MAX_RETRIES: /);
+  assert.match(p, /AWS_SECRET_ACCESS_KEY: set both AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or neither/);
+  assert.match(p, /AWS_ENDPOINT_URL: .*http\(s\) URL/);
+  assert.doesNotMatch(p, /AKIA-only/, "a credential is never echoed");
+  const ok = loadRouterConfig(["--retry"], {
+    ...BASE,
+    ER_CLICKSTREAM_RETRY_TOPIC: "retry",
+    ER_CLICKSTREAM_RETRY_S3_BUCKET: "dead",
+    AWS_ACCESS_KEY_ID: "id",
+    AWS_SECRET_ACCESS_KEY: "secret",
+    AWS_DEFAULT_REGION: "eu-west-1",
+  }, "start");
+  assert.deepEqual(ok.retry?.s3.credentials, { accessKeyId: "id", secretAccessKey: "secret" });
+  assert.equal(ok.retry?.s3.region, "eu-west-1");
+});
