@@ -5,13 +5,13 @@
 import type { Command } from "./commands/command.ts";
 import { commands as registered } from "./commands/mod.ts";
 import { ConfigError, UsageError } from "./lib/config/errors.ts";
-import { closest } from "./lib/config/flags.ts";
+import { closest, PERSISTENT_FLAGS } from "./lib/config/flags.ts";
 import type { Env } from "./lib/config/parse.ts";
 import { errorMessage } from "./lib/log.ts";
 import { versionLine } from "./lib/version.ts";
 
 /** Flags the root command accepts and passes on to the subcommand (cobra's persistent flags). */
-const PERSISTENT_FLAGS = ["--disable-sse"];
+const PERSISTENT = Object.keys(PERSISTENT_FLAGS).map((name) => `--${name}`);
 
 /** The root help text (cli.md), listing the commands that exist. */
 export function rootHelp(commands: Command[] = registered): string {
@@ -89,7 +89,7 @@ export async function main(
   // Persistent flags may come before the command name; hand them to the command.
   const persistent: string[] = [];
   let args = [...argv];
-  while (args[0] !== undefined && PERSISTENT_FLAGS.includes(args[0])) persistent.push(args.shift() as string);
+  while (args[0] !== undefined && PERSISTENT.includes(args[0])) persistent.push(args.shift() as string);
 
   const first = args[0];
   if (first === undefined || first === "-h" || first === "--help") {

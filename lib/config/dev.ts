@@ -36,8 +36,6 @@ export const DEV_FLAGS = {
   "broker-port": { type: "string" },
   interval: { type: "string" },
   debug: { type: "boolean" },
-  // The root's persistent flag, handed to every command; the sandbox's router runs without SSE anyway.
-  "disable-sse": { type: "boolean" },
 } as const;
 
 const schema = z.object({

@@ -13,6 +13,12 @@ export interface FlagSpec {
   multiple?: boolean;
 }
 
+/**
+ * The root command's persistent flags (cobra's): accepted before the command name and handed on to every command,
+ * whose parseFlags accepts them too. Only the router reads `--disable-sse`; the other commands ignore it.
+ */
+export const PERSISTENT_FLAGS: Record<string, FlagSpec> = { "disable-sse": { type: "boolean" } };
+
 /** Parsed flags and the positional arguments left over. */
 export interface ParsedFlags {
   values: Record<string, string | boolean | string[] | boolean[] | undefined>;
@@ -36,7 +42,7 @@ export function parseFlags(
   try {
     const { values, positionals } = parseArgs({
       args,
-      options: spec,
+      options: { ...PERSISTENT_FLAGS, ...spec },
       strict: true,
       allowPositionals: opts.allowPositionals ?? false,
     });

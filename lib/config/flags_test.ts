@@ -45,3 +45,10 @@ Deno.test("closest suggests only plausible typos", () => {
   assert.equal(closest("strat", ["start", "mock", "dev"]), "start");
   assert.equal(closest("zzzzzz", ["start", "mock"]), undefined);
 });
+
+Deno.test("every command's parser accepts the root's persistent --disable-sse, and only that one", () => {
+  const { values } = parseFlags(["--disable-sse", "--port", "1"], { port: { type: "string" } }, "kcl-proxy");
+  assert.equal(values["disable-sse"], true);
+  assert.equal(values.port, "1");
+  assert.throws(() => parseFlags(["--disable-cache"], { port: { type: "string" } }, "kcl-proxy"), /unknown flag/);
+});

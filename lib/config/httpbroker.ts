@@ -187,8 +187,6 @@ export const HTTPBROKER_FLAGS = {
   "max-states": { type: "string" },
   debug: { type: "boolean" },
   version: { type: "boolean" },
-  // Persistent root flag handed to every command; meaningless here.
-  "disable-sse": { type: "boolean" },
 } as const;
 
 /** Parses the command line into the broker's config (throws UsageError / ConfigError, exit 2). */

@@ -133,8 +133,7 @@ export function parseKclProxyConfig(
   env: Env,
   readFile: (path: string) => string = Deno.readTextFileSync,
 ): KclProxyConfig {
-  // The root's persistent flag means nothing here; ignore it rather than fail.
-  const { values } = parseFlags(args.filter((a) => a !== "--disable-sse"), KCL_PROXY_FLAGS, "kcl-proxy");
+  const { values } = parseFlags(args, KCL_PROXY_FLAGS, "kcl-proxy");
   const { raw, labels } = readSources(SOURCES, values, env, { mentionFlag: true });
   const security = loadKafkaSecurity("KCL_", env, values);
   const given = (src: { env: string; flag: string }): GivenSetting | undefined => {

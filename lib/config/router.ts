@@ -159,7 +159,7 @@ const SOURCES = {
 
 /** Flags of `start` and `mock`. */
 export const ROUTER_FLAGS = {
-  "disable-sse": { type: "boolean" },
+  // --disable-sse is a persistent flag (lib/config/flags.ts): every command's parser accepts it.
   "retry": { type: "boolean" },
   "disable-cache-ttl": { type: "boolean" },
   "debug": { type: "boolean" },
