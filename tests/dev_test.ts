@@ -188,7 +188,9 @@ Deno.test({
       await dev.waitFor(/router +→ (segment|amplitude|s3-event-logs) +app-(shop|blog|docs)/, 20_000);
       await dev.waitFor(/kcl-proxy +→ dev\.events +batch of \d+ \(.*(low|normal|high)/, 20_000);
       await dev.waitFor(/httpbroker → events +\d+ submitted: .*web-01:PING/, 20_000);
-      // The opt-out in every fifth sample event is honoured: Amplitude never sees those.
+      // The opt-out in every fifth sample event is honoured: Amplitude never sees those. (Wait for Amplitude's own
+      // line: on a loaded machine the lines above can all come before it.)
+      await dev.waitFor(/router +→ amplitude +\S+ +"[^"]+" +messageId=dev-\d+-\d+/, 20_000);
       const optedOut = [...dev.output.matchAll(/router +→ amplitude +\S+ +"[^"]+" +messageId=dev-\d+-(\d+)/g)]
         .map((m) => Number(m[1]));
       assert.ok(optedOut.length > 0);
