@@ -17,7 +17,12 @@ export type { ServerTls } from "./lib/config/tls_files.ts";
 export type { RedisTarget } from "./lib/config/redis_server.ts";
 
 // kcl-proxy
-export { type KclProxyConfig, parseKclProxyConfig } from "./lib/config/kcl_proxy.ts";
+export {
+  KCL_PROXY_DEFAULTS,
+  type KclProxyConfig,
+  kclProxyConfig,
+  parseKclProxyConfig,
+} from "./lib/config/kcl_proxy.ts";
 export { type KclProxy, type KclProxyDeps, startKclProxy, type StopReport } from "./lib/kcl/service.ts";
 export { type ApiKey, ApiKeys } from "./lib/kcl/api_keys.ts";
 export { type BatchedClass, PRIORITY_CLASSES, type PriorityClass } from "./lib/kcl/priority.ts";
@@ -27,7 +32,10 @@ export type { ClassLimits } from "./lib/kcl/priority_batcher.ts";
 export {
   type IntegrationSourceConfig,
   loadRouterConfig,
+  parseIntegrationList,
+  ROUTER_DEFAULTS,
   type RouterConfig,
+  routerConfig,
   type S3Config,
 } from "./lib/config/router.ts";
 export { type PendingOffset, type RouterDeps, type RunningRouter, startRouter } from "./lib/router/service.ts";
@@ -36,9 +44,12 @@ export type { DeadLetter, DeadLetterStore } from "./lib/router/dead_letter.ts";
 
 // httpbroker (`receiver httpbroker`)
 export {
+  HTTPBROKER_DEFAULTS,
   type HttpBrokerConfig,
+  httpBrokerConfig,
   type HttpBrokerRawInput,
   type ListenAddress,
   loadHttpBrokerConfig,
+  parseHttpBrokerArgs,
 } from "./lib/config/httpbroker.ts";
 export { type HttpBroker, type HttpBrokerDeps, startHttpBroker } from "./lib/httpbroker/service.ts";

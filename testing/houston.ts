@@ -4,7 +4,7 @@
  * failure switches, and the SSE `/broadcast` stream a test can push `clickstream` events into and cut.
  * @module
  */
-import type { RouterConfig } from "../lib/config/router.ts";
+import { type RouterConfig, routerConfig } from "../lib/config/router.ts";
 import type { Registry } from "../lib/metrics.ts";
 import { formatSseEvent } from "../lib/sse.ts";
 
@@ -262,8 +262,7 @@ export interface RouterTestSetup {
 
 /** A {@link RouterConfig} for tests (what `loadRouterConfig` would build from the equivalent env). */
 export function routerTestConfig(s: RouterTestSetup): RouterConfig {
-  return {
-    debug: false,
+  return routerConfig({
     bootstrapServers: s.bootstrap.split(","),
     serverPort: 0,
     groupId: s.groupId,
@@ -290,7 +289,7 @@ export function routerTestConfig(s: RouterTestSetup): RouterConfig {
     cacheTtlMs: s.cacheTtlMs,
     compression: s.compression ?? "none",
     kafkaSecurity: s.kafkaSecurity ?? { protocol: "PLAINTEXT" },
-  };
+  });
 }
 
 /** The value of a counter (summed over label sets matching `labels`). */

@@ -4,27 +4,11 @@
  * @module
  */
 import { createHash } from "node:crypto";
-import type { KclProxyConfig } from "../lib/config/kcl_proxy.ts";
+import { type KclProxyConfig, kclProxyConfig } from "../lib/config/kcl_proxy.ts";
 
 /** A config for a proxy producing to `bootstrapServers`, with `overrides` applied. */
 export function kclTestConfig(bootstrapServers: string[], overrides: Partial<KclProxyConfig> = {}): KclProxyConfig {
-  return {
-    bootstrapServers,
-    port: 0,
-    hostname: "127.0.0.1",
-    apiKeysFile: "(inline)",
-    maxBodyBytes: 1_048_576,
-    dedupWindowMs: 600_000,
-    shutdownTimeoutMs: 10_000,
-    debug: false,
-    lowBuffer: 10_000,
-    normalBuffer: 50_000,
-    compression: "none",
-    kafkaSecurity: { protocol: "PLAINTEXT" },
-    requestTimeoutMs: 30_000,
-    logFormat: "json",
-    ...overrides,
-  };
+  return kclProxyConfig({ bootstrapServers, port: 0, hostname: "127.0.0.1", apiKeysFile: "(inline)", ...overrides });
 }
 
 /** Who a test request comes from: the headers every kcl-proxy request carries. */

@@ -96,19 +96,47 @@ const positiveDuration = (s: string): number => {
   return ms;
 };
 
+/** The broker's defaults (Flapjack's): the one home for them, used by the schema and by {@link httpBrokerConfig}. */
+export const HTTPBROKER_DEFAULTS = {
+  listen: { hostname: "0.0.0.0", port: 3090 },
+  intervalMs: 10_000,
+  queue: "events",
+  flapjackVersion: 2,
+  persist: true,
+  debug: false,
+  logFormat: "text",
+  requestTimeoutMs: 30_000,
+  maxStates: 1_000_000,
+} as const satisfies Partial<HttpBrokerConfig>;
+
+const D = HTTPBROKER_DEFAULTS;
+
+/**
+ * A typed config for code that starts the broker itself (`dev`, tests): the defaults, then `given`. No flags or
+ * environment are read.
+ *
+ * @example
+ * ```ts
+ * const config = httpBrokerConfig({ redis: { host: "127.0.0.1", port: 6379, database: 0 }, intervalMs: 1000 });
+ * ```
+ */
+export function httpBrokerConfig(given: Pick<HttpBrokerConfig, "redis"> & Partial<HttpBrokerConfig>): HttpBrokerConfig {
+  return { ...HTTPBROKER_DEFAULTS, listen: { ...D.listen }, ...given };
+}
+
 const schema = z.object({
-  port: withDefault("a port: 3090, :3090 or host:port", parseListenAddress, { hostname: "0.0.0.0", port: 3090 }),
-  interval: withDefault("a duration such as 10s, 500ms, 1m", positiveDuration, 10_000),
-  queue: withDefault("a Redis key name", text, "events"),
+  port: withDefault("a port: 3090, :3090 or host:port", parseListenAddress, { ...D.listen }),
+  interval: withDefault("a duration such as 10s, 500ms, 1m", positiveDuration, D.intervalMs),
+  queue: withDefault("a Redis key name", text, D.queue),
   flapjackVersion: withDefault("1 or 2", (s): 1 | 2 => {
     if (s !== "1" && s !== "2") throw new Error("must be 1 or 2");
     return s === "1" ? 1 : 2;
-  }, 2 as 1 | 2),
-  noPersist: withDefault("true or false", boolean, false),
-  debug: withDefault("true or false", boolean, false),
-  logFormat: withDefault("text or json", logFormat, "text" as "text" | "json"),
-  requestTimeout: withDefault("a duration such as 30s, 0 disables", duration, 30_000),
-  maxStates: withDefault("a count ≥ 1", integer(1, 1_000_000_000), 1_000_000),
+  }, D.flapjackVersion as 1 | 2),
+  noPersist: withDefault("true or false", boolean, !D.persist),
+  debug: withDefault("true or false", boolean, D.debug),
+  logFormat: withDefault("text or json", logFormat, D.logFormat as "text" | "json"),
+  requestTimeout: withDefault("a duration such as 30s, 0 disables", duration, D.requestTimeoutMs),
+  maxStates: withDefault("a count ≥ 1", integer(1, 1_000_000_000), D.maxStates),
 });
 
 const LABELS: Record<string, string> = {

@@ -69,22 +69,54 @@ const hostList = (s: string): string[] => {
   return hosts;
 };
 
+/** The proxy's defaults (the spec's): the one home for them, used by the schema and by {@link kclProxyConfig}. */
+export const KCL_PROXY_DEFAULTS = {
+  port: 8080,
+  hostname: "0.0.0.0",
+  maxBodyBytes: 1_048_576,
+  dedupWindowMs: 600_000,
+  shutdownTimeoutMs: 10_000,
+  debug: false,
+  lowBuffer: 10_000,
+  normalBuffer: 50_000,
+  compression: "none",
+  requestTimeoutMs: 30_000,
+  logFormat: "json",
+  kafkaSecurity: { protocol: "PLAINTEXT" },
+} as const satisfies Partial<KclProxyConfig>;
+
+const D = KCL_PROXY_DEFAULTS;
 const schema = z.object({
   bootstrapServers: required("comma-separated host:port list", hostPortList),
-  port: withDefault("TCP port 0-65535", port, 8080),
-  hostname: withDefault("listen address", text, "0.0.0.0"),
+  port: withDefault("TCP port 0-65535", port, D.port),
+  hostname: withDefault("listen address", text, D.hostname),
   apiKeysFile: required("path of the API keys JSON file", text),
-  maxBodyBytes: withDefault("bytes, integer ≥ 1", integer(1, 1 << 30), 1_048_576),
-  dedupWindowMs: withDefault("duration like 10m, 0 disables", duration, 600_000),
+  maxBodyBytes: withDefault("bytes, integer ≥ 1", integer(1, 1 << 30), D.maxBodyBytes),
+  dedupWindowMs: withDefault("duration like 10m, 0 disables", duration, D.dedupWindowMs),
   webhookAllowedHosts: optional("comma-separated host names", hostList),
-  shutdownTimeoutMs: withDefault("duration like 10s", duration, 10_000),
-  debug: withDefault("true or false", boolean, false),
-  lowBuffer: withDefault("events, integer ≥ 1", integer(1, 10_000_000), 10_000),
-  normalBuffer: withDefault("events, integer ≥ 1", integer(1, 10_000_000), 50_000),
-  compression: withDefault("none, gzip, snappy, lz4 or zstd", parseCompressionCodec, "none"),
-  requestTimeoutMs: withDefault("duration like 30s, 0 disables", duration, 30_000),
-  logFormat: withDefault("text or json", logFormat, "json" as "json" | "text"),
+  shutdownTimeoutMs: withDefault("duration like 10s", duration, D.shutdownTimeoutMs),
+  debug: withDefault("true or false", boolean, D.debug),
+  lowBuffer: withDefault("events, integer ≥ 1", integer(1, 10_000_000), D.lowBuffer),
+  normalBuffer: withDefault("events, integer ≥ 1", integer(1, 10_000_000), D.normalBuffer),
+  compression: withDefault("none, gzip, snappy, lz4 or zstd", parseCompressionCodec, D.compression as CompressionCodec),
+  requestTimeoutMs: withDefault("duration like 30s, 0 disables", duration, D.requestTimeoutMs),
+  logFormat: withDefault("text or json", logFormat, D.logFormat as "json" | "text"),
 });
+
+/**
+ * A typed config for code that starts the proxy itself (`dev`, tests): the defaults, then `given`. No flags or
+ * environment are read and nothing is re-checked: the values are the caller's own.
+ *
+ * @example
+ * ```ts
+ * const config = kclProxyConfig({ bootstrapServers: ["127.0.0.1:9092"], apiKeysFile: "(inline)", port: 0 });
+ * ```
+ */
+export function kclProxyConfig(
+  given: Pick<KclProxyConfig, "bootstrapServers" | "apiKeysFile"> & Partial<KclProxyConfig>,
+): KclProxyConfig {
+  return { ...KCL_PROXY_DEFAULTS, kafkaSecurity: { protocol: "PLAINTEXT" }, ...given };
+}
 
 /** Env variable and flag of each field. */
 const SOURCES: Record<Exclude<keyof KclProxyConfig, "kafkaSecurity" | "tls">, Source & { env: string; flag: string }> =

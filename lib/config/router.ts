@@ -157,6 +157,45 @@ const SOURCES = {
   logFormat: { env: "ER_LOG_FORMAT" },
 } as const satisfies Record<string, Source>;
 
+/** The router's defaults (the spec's): the one home for them, used by the schema and by {@link routerConfig}. */
+export const ROUTER_DEFAULTS = {
+  debug: false,
+  serverPort: 8080,
+  flushTimeoutMs: 1000,
+  messageTimeoutMs: 5000,
+  maxRetries: 2,
+  cacheTtlMs: 5 * 60_000,
+  compression: "none",
+  metricsAppLabels: true,
+  logFormat: "json",
+} as const satisfies Partial<RouterConfig>;
+
+const D = ROUTER_DEFAULTS;
+
+/**
+ * A typed config for code that starts the router itself (`dev`, tests): the defaults (no SSE, no retry lane,
+ * PLAINTEXT Kafka), then `given`. No flags or environment are read.
+ *
+ * @example
+ * ```ts
+ * const config = routerConfig({
+ *   bootstrapServers: ["127.0.0.1:9092"], groupId: "g", ingestionTopic: "clicks",
+ *   source: { kind: "static", integrations: parseIntegrationList("Segment:segment") },
+ * });
+ * ```
+ */
+export function routerConfig(
+  given: Pick<RouterConfig, "bootstrapServers" | "groupId" | "ingestionTopic" | "source"> & Partial<RouterConfig>,
+): RouterConfig {
+  return {
+    ...ROUTER_DEFAULTS,
+    sseUrl: undefined,
+    retry: undefined,
+    kafkaSecurity: { protocol: "PLAINTEXT" },
+    ...given,
+  };
+}
+
 /** Flags of `start` and `mock`. */
 export const ROUTER_FLAGS = {
   // --disable-sse is a persistent flag (lib/config/flags.ts): every command's parser accepts it.
@@ -208,15 +247,15 @@ export function loadRouterConfig(args: string[], env: Env, mode: "start" | "mock
   };
   const tls = loadServerTls(given("ER_TLS_CERT_FILE"), given("ER_TLS_KEY_FILE"));
   const schema = z.object({
-    debug: withDefault("true or false", boolean, false),
+    debug: withDefault("true or false", boolean, D.debug),
     bootstrapServers: required("host:port,host:port", hostPortList),
-    serverPort: withDefault("a port number 0-65535", port, 8080),
+    serverPort: withDefault("a port number 0-65535", port, D.serverPort),
     groupId: required("a consumer group id", text),
     ingestionTopic: required("a Kafka topic name", topicName),
     sseUrl: disableSse ? z.unknown().transform(() => undefined) : required("an http(s) URL", httpUrl),
-    flushTimeoutMs: withDefault("milliseconds", nonNegative, 1000),
-    messageTimeoutMs: withDefault("milliseconds", integer(1), 5000),
-    maxRetries: withDefault("a count", nonNegative, 2),
+    flushTimeoutMs: withDefault("milliseconds", nonNegative, D.flushTimeoutMs),
+    messageTimeoutMs: withDefault("milliseconds", integer(1), D.messageTimeoutMs),
+    maxRetries: withDefault("a count", nonNegative, D.maxRetries),
     retryTopic: retry ? required("a Kafka topic name, needed with --retry", topicName) : optional("a topic", topicName),
     retryBucket: retry ? required("an S3 bucket name, needed with --retry", text) : optional("a bucket", text),
     retryPrefix: optional("an S3 key prefix", text),
@@ -235,14 +274,18 @@ export function loadRouterConfig(args: string[], env: Env, mode: "start" | "mock
     password: houston && !hasApiKey
       ? required("a Houston password (or set ER_HOUSTON_API_KEY)", text)
       : optional("a password", text),
-    cacheTtlMin: withDefault("whole minutes > 0", integer(1), 5),
+    cacheTtlMin: withDefault("whole minutes > 0", integer(1), D.cacheTtlMs / 60_000),
     disableCacheTtl: withDefault("true or false", boolean, false),
     integrations: mode === "mock"
       ? required("Name:topic,Other Name:other", parseIntegrationList)
       : z.unknown().transform(() => undefined),
-    compression: withDefault("none, gzip, snappy, lz4 or zstd", parseCompressionCodec, "none"),
-    metricsAppLabels: withDefault("true or false", boolean, true),
-    logFormat: withDefault("text or json", logFormat, "json" as "json" | "text"),
+    compression: withDefault(
+      "none, gzip, snappy, lz4 or zstd",
+      parseCompressionCodec,
+      D.compression as CompressionCodec,
+    ),
+    metricsAppLabels: withDefault("true or false", boolean, D.metricsAppLabels),
+    logFormat: withDefault("text or json", logFormat, D.logFormat as "json" | "text"),
   });
   const { raw, labels } = readSources(SOURCES, values, env);
   // S3 credentials come as a pair or not at all (then the SDK's own chain: instance role, profile).
