@@ -33,6 +33,37 @@ export interface ServeOptions {
   onListen?: (addr: Deno.NetAddr) => void;
 }
 
+/** What a service that started hands over to {@link whileStarting}. */
+export interface StartedService {
+  handler: (req: Request) => Promise<Response>;
+  /** Rejects when the service fails for good while running; absent: it never does. */
+  fatal?: Promise<never>;
+}
+
+/**
+ * The port opens first: `placeholder` (lib/http/ops.ts `startingHandler`) answers until `starting` resolves, then the
+ * service's own handler does. `fatal` rejects when start-up fails or, later, when the service does; hand both to
+ * {@link serveUntilSignal}.
+ *
+ * @example
+ * ```ts
+ * const starting = startRouter(config, deps);
+ * const { handler, fatal } = whileStarting(starting, startingHandler(registry, { consumer: false }, "starting", logger));
+ * ```
+ */
+export function whileStarting(
+  starting: Promise<StartedService>,
+  placeholder: (req: Request) => Promise<Response>,
+): { handler: (req: Request) => Promise<Response>; fatal: Promise<never> } {
+  let current = placeholder;
+  const fatal = starting.then((service) => {
+    current = service.handler;
+    return service.fatal ?? new Promise<never>(() => {});
+  });
+  fatal.catch(() => {}); // reported by serveUntilSignal when it comes first; ignored once shutting down
+  return { handler: (req) => current(req), fatal };
+}
+
 /** Serves until a signal, then drains; resolves to the exit code (0 after a clean drain, 1 on a fatal error). */
 export async function serveUntilSignal(opts: ServeOptions): Promise<number> {
   const server = listen(opts);

@@ -4,7 +4,7 @@
  * @module
  */
 import type { Command } from "./command.ts";
-import { serveUntilSignal } from "./_serve.ts";
+import { serveUntilSignal, whileStarting } from "./_serve.ts";
 import type { Env } from "../lib/config/parse.ts";
 import { parseKclProxyConfig } from "../lib/config/kcl_proxy.ts";
 import { kafkaSecurityHelp } from "../lib/config/kafka_security.ts";
@@ -87,17 +87,10 @@ export const kclProxyCommand: Command = {
     const registry = createServiceRegistry("kcl");
     // The port opens first: /health answers while the API keys load and the producers start.
     const starting = startKclProxy(config, { logger, registry });
-    let handler = startingHandler(
-      registry,
-      { kafka: false },
-      "the proxy is starting: its Kafka producers are not up yet",
-      logger,
+    const { handler, fatal } = whileStarting(
+      starting,
+      startingHandler(registry, { kafka: false }, "the proxy is starting: its Kafka producers are not up yet", logger),
     );
-    const fatal = starting.then((proxy) => {
-      handler = proxy.handler;
-      return proxy.fatal;
-    });
-    fatal.catch(() => {}); // reported by serveUntilSignal when it comes first; ignored once shutting down
     const onHup = () => {
       starting.then((proxy) => proxy.reloadKeys())
         .catch((err) => logger.error("API keys reload failed", { error: errorMessage(err) }));
@@ -110,7 +103,7 @@ export const kclProxyCommand: Command = {
         portSetting: "KCL_PORT (--port)",
         logRequests: config.debug,
         tls: config.tls,
-        handler: (req) => handler(req),
+        handler,
         logger,
         fatal,
         drain: async () => {

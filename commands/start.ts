@@ -8,7 +8,7 @@ import { kafkaSecurityHelp } from "../lib/config/kafka_security.ts";
 import { createLogger, type Logger } from "../lib/log.ts";
 import { VERSION } from "../lib/version.ts";
 import type { Command } from "./command.ts";
-import { serveUntilSignal } from "./_serve.ts";
+import { serveUntilSignal, whileStarting } from "./_serve.ts";
 
 const ENVIRONMENT = `Environment:
   ER_BOOTSTRAP_SERVERS                  Kafka brokers, host:port,host:port (required)
@@ -70,24 +70,22 @@ export async function runRouter(
   // The port opens first: /health answers while the router waits for Kafka and its consumer group.
   const giveUp = new AbortController();
   const starting = startRouter(config, { logger, registry, signal: giveUp.signal });
-  let handler = startingHandler(
-    registry,
-    { consumer: false },
-    "the router is starting: it has not joined its consumer group yet",
-    logger,
+  const { handler, fatal } = whileStarting(
+    starting,
+    startingHandler(
+      registry,
+      { consumer: false },
+      "the router is starting: it has not joined its consumer group yet",
+      logger,
+    ),
   );
-  const fatal = starting.then((router) => {
-    handler = router.handler;
-    return router.fatal;
-  });
-  fatal.catch(() => {}); // reported by serveUntilSignal when it comes first; ignored once shutting down
   return await serveUntilSignal({
     hostname: "0.0.0.0",
     port: config.serverPort,
     portSetting: "ER_SERVER_PORT",
     logRequests: config.debug,
     tls: config.tls,
-    handler: (req) => handler(req),
+    handler,
     logger,
     stop: opts.stop,
     fatal,

@@ -7,7 +7,7 @@ import type { Command } from "../command.ts";
 import { type HttpBrokerConfig, parseHttpBrokerArgs } from "../../lib/config/httpbroker.ts";
 import { createLogger, type Logger } from "../../lib/log.ts";
 import { versionLine } from "../../lib/version.ts";
-import { serveUntilSignal } from "../_serve.ts";
+import { serveUntilSignal, whileStarting } from "../_serve.ts";
 
 const HELP = `usage: event-router receiver httpbroker [<flags>]
 
@@ -58,20 +58,18 @@ export async function runHttpBroker(
   const registry = createServiceRegistry("httpbroker");
   // The port opens first: /health answers while the broker connects to Redis and loads its persisted states.
   const starting = startHttpBroker(config, { logger, registry });
-  let handler = startingHandler(registry, { redis: false }, "the broker is starting: connecting to Redis", logger);
-  // Rejects when start-up fails (a database Redis refuses: a configuration error, exit 2); never resolves otherwise.
-  const fatal = starting.then((broker) => {
-    handler = broker.handler;
-    return new Promise<never>(() => {});
-  });
-  fatal.catch(() => {}); // reported by serveUntilSignal
+  // `fatal` rejects when start-up fails (a database Redis refuses: a configuration error, exit 2).
+  const { handler, fatal } = whileStarting(
+    starting,
+    startingHandler(registry, { redis: false }, "the broker is starting: connecting to Redis", logger),
+  );
   return await serveUntilSignal({
     hostname: config.listen.hostname,
     port: config.listen.port,
     portSetting: "--port",
     logRequests: config.debug,
     tls: config.tls,
-    handler: (req) => handler(req),
+    handler,
     logger,
     fatal,
     drain: async () => {
