@@ -100,8 +100,9 @@ export function errorAnswer(err: unknown, req: Request, logger: Logger): Respons
 
 /**
  * Wraps a service's handler so that whatever it throws becomes an answer ({@link errorAnswer}), like hono's
- * `onError`, and tells `answered` the status of every answer (the request counter). Adds one promise reaction per
- * request, not an async frame: this sits on every hot path.
+ * `onError`, and tells `answered` the status of every answer (the request counter). An async function awaiting the
+ * handler, not a `.then()` on its promise: V8's await allocates no derived promise, and this sits on every hot path
+ * (measured: the `.then()` form cost the broker's POST /state about a tenth of its instructions per request).
  *
  * @example
  * ```ts
@@ -113,18 +114,14 @@ export function withErrorBodies(
   logger: Logger,
   answered?: (status: number) => void,
 ): (req: Request) => Promise<Response> {
-  const done = answered === undefined ? (res: Response) => res : (res: Response) => {
-    answered(res.status);
-    return res;
-  };
-  return (req) => {
-    let answer: Response | Promise<Response>;
+  return async (req) => {
+    let res: Response;
     try {
-      answer = handler(req);
+      res = await handler(req);
     } catch (err) {
-      return Promise.resolve(done(errorAnswer(err, req, logger)));
+      res = errorAnswer(err, req, logger);
     }
-    if (answer instanceof Response) return Promise.resolve(done(answer));
-    return answer.then(done, (err) => done(errorAnswer(err, req, logger)));
+    answered?.(res.status);
+    return res;
   };
 }
