@@ -17,8 +17,9 @@ valgrind --tool=callgrind --instr-atstart=no --smc-check=all-non-file --callgrin
   >"$OUT/server.log" 2>&1 &
 VPID=$!
 trap 'kill $VPID 2>/dev/null || true; rm -rf "$OUT"' EXIT
-for _ in $(seq 120); do
-  curl -s -m 2 -o /dev/null "http://127.0.0.1:$PORT/" && break
+# Wait until it is ready, not merely listening: the services open their port first and start behind it.
+for _ in $(seq 180); do
+  curl -sf -m 2 -o /dev/null "http://127.0.0.1:$PORT${READY_PATH:-/ready}" && break
   sleep 1
 done
 wrk -t1 -c8 -d"${WARM:-15}s" -s "$LUA" "http://127.0.0.1:$PORT$URLPATH" >/dev/null
